@@ -1,0 +1,108 @@
+"""Reading and writing FOD images (NIfTI; MRtrix3 ``.mif`` through ``mrconvert``), atomically.
+
+On disk an FOD image is 4D with the SH volumes LAST (NIfTI and MRtrix3 convention, (X, Y, Z, C));
+in memory it is a channel-first MONAI ``MetaTensor`` (C, X, Y, Z) whose ``affine`` is the voxel-to-world
+(RAS, mm) matrix. Coefficients stay in MRtrix3's basis and world frame; nothing is reoriented here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.data import MetaTensor
+
+from monai_fodgan.mrtrix import run_mrtrix
+from monai_fodgan.validation import FODValidationError, check_fod_array
+
+__all__ = ["atomic_output", "load_fod", "save_fod", "save_nifti"]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A crash or error leaves any existing ``path`` untouched and no half-written file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        image = nib.load(str(path))
+        data = np.asarray(image.dataobj, dtype=np.float32)
+    except Exception as e:  # nibabel raises many types for unreadable files
+        raise FODValidationError(f"{path}: cannot be read as NIfTI ({type(e).__name__}: {e}).") from e
+    return data, np.asarray(image.affine, dtype=np.float64)
+
+
+def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) -> MetaTensor:
+    """Load and validate an FOD image as a channel-first ``MetaTensor`` (C, X, Y, Z), float32.
+
+    Args:
+        path: ``.nii``/``.nii.gz``, or ``.mif`` (converted with MRtrix3's ``mrconvert``).
+        lmax: required lmax; see :func:`monai_fodgan.validation.check_fod_array`.
+        truncate: keep the first ``n_coeffs(lmax)`` volumes of a higher-lmax image.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        FODValidationError: unreadable, not 4D, not an SH volume count, non-finite values (message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if path.suffix == ".mif" or path.name.endswith(".mif.gz"):
+        with tempfile.TemporaryDirectory() as tmp:
+            nii = Path(tmp) / "fod.nii"
+            run_mrtrix("mrconvert", path, nii, "-strides", "1,2,3,4", "-datatype", "float32")
+            data, affine = _read_nifti(nii)
+    else:
+        data, affine = _read_nifti(path)
+    data = check_fod_array(data, str(path), lmax=lmax, truncate=truncate, channel_dim=-1)
+    tensor = torch.from_numpy(np.ascontiguousarray(np.moveaxis(data, -1, 0)))
+    return MetaTensor(tensor, affine=torch.from_numpy(affine), meta={"filename_or_obj": str(path)})
+
+
+def save_nifti(data: torch.Tensor | np.ndarray, affine: torch.Tensor | np.ndarray, path: str | Path) -> Path:
+    """Write a channel-first (C, X, Y, Z) or 3D array as float32 NIfTI (volumes last), atomically."""
+    arr = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    arr = np.moveaxis(arr, 0, -1) if arr.ndim == 4 else arr
+    aff = affine.detach().cpu().numpy() if isinstance(affine, torch.Tensor) else np.asarray(affine)
+    image = nib.Nifti1Image(np.ascontiguousarray(arr, dtype=np.float32), aff.astype(np.float64))
+    image.set_sform(aff, code=1)
+    image.set_qform(aff, code=1)
+    with atomic_output(path) as tmp:
+        nib.save(image, str(tmp))
+    return Path(path)
+
+
+def save_fod(img: torch.Tensor, path: str | Path, affine: torch.Tensor | np.ndarray | None = None) -> Path:
+    """Write a channel-first FOD image (C, X, Y, Z) as float32 NIfTI loadable by MRtrix3 and DIPY.
+
+    Args:
+        img: the image; a ``MetaTensor`` carries its own affine.
+        path: output ``.nii`` or ``.nii.gz``; written to a temporary name first, then renamed.
+        affine: voxel-to-world matrix; required when ``img`` is not a ``MetaTensor``.
+    """
+    if affine is None:
+        if not isinstance(img, MetaTensor):
+            raise ValueError(f"{path}: an affine is needed to save a plain tensor.")
+        affine = img.affine
+    check_fod_array(img, str(path))
+    return save_nifti(img, affine, path)

@@ -1,0 +1,26 @@
+"""FOD-aware MONAI transforms: rotations and reflections that rotate SH coefficients, grid changes,
+normalisation and validation."""
+
+from monai_fodgan.transforms.array import NormalizeSH, RandSHRotate, ResampleToGrid, SHFlip, SHRotate, ValidateSHImage
+from monai_fodgan.transforms.dictionary import (
+    CropBraind,
+    L0Above,
+    NormalizeSHd,
+    RandSHFlipd,
+    RandSHRotated,
+    ResampleToGridd,
+    SHFlipd,
+    SHRotated,
+    ValidateSHImaged,
+)
+from monai_fodgan.transforms.functional import flip_fod_image, resample_to_grid_affine, resample_world, rotate_fod_image
+from monai_fodgan.transforms.normalize import SHNormalization
+from monai_fodgan.transforms.presets import hcp_paper_crop, paper_rotation
+
+__all__ = [
+    "SHRotate", "SHRotated", "RandSHRotate", "RandSHRotated", "SHFlip", "SHFlipd", "RandSHFlipd",
+    "ResampleToGrid", "ResampleToGridd", "NormalizeSH", "NormalizeSHd", "SHNormalization",
+    "ValidateSHImage", "ValidateSHImaged", "CropBraind", "L0Above",
+    "rotate_fod_image", "flip_fod_image", "resample_world", "resample_to_grid_affine",
+    "hcp_paper_crop", "paper_rotation",
+]
