@@ -46,10 +46,31 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         image = nib.load(str(path))
-        data = np.asarray(image.dataobj, dtype=np.float32)
+        # one read into memory, keeping the file's Fortran order (no transposing copy)
+        data = np.array(np.asanyarray(image.dataobj), dtype=np.float32, order="K", copy=True)
     except Exception as e:  # nibabel raises many types for unreadable files
         raise FODValidationError(f"{path}: cannot be read as NIfTI ({type(e).__name__}: {e}).") from e
     return data, np.asarray(image.affine, dtype=np.float64)
+
+
+def _channel_first(data: np.ndarray) -> torch.Tensor:
+    """(X, Y, Z, C) on-disk layout -> channel-first (C, X, Y, Z) tensor VIEW, without copying.
+
+    The view is not C-contiguous (its storage is (C, Z, Y, X)); the transforms of this package work in that
+    order directly, and other code may call ``.contiguous()``."""
+    arr = np.asarray(data)
+    if not arr.flags.f_contiguous:
+        arr = np.asfortranarray(arr)
+    return torch.from_numpy(arr.T).permute(0, 3, 2, 1)
+
+
+def _volumes_last(data: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Channel-first (C, X, Y, Z) -> Fortran-contiguous (X, Y, Z, C) float32, what NIfTI writers stream fastest."""
+    t = data.detach().cpu() if isinstance(data, torch.Tensor) else torch.from_numpy(np.asarray(data))
+    t = t.float()
+    if t.ndim == 4:
+        return t.permute(0, 3, 2, 1).contiguous().numpy().T  # no copy when t came from load_fod
+    return np.asfortranarray(t.numpy())
 
 
 def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) -> MetaTensor:
@@ -75,16 +96,14 @@ def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) 
     else:
         data, affine = _read_nifti(path)
     data = check_fod_array(data, str(path), lmax=lmax, truncate=truncate, channel_dim=-1)
-    tensor = torch.from_numpy(np.ascontiguousarray(np.moveaxis(data, -1, 0)))
+    tensor = _channel_first(data)
     return MetaTensor(tensor, affine=torch.from_numpy(affine), meta={"filename_or_obj": str(path)})
 
 
 def save_nifti(data: torch.Tensor | np.ndarray, affine: torch.Tensor | np.ndarray, path: str | Path) -> Path:
     """Write a channel-first (C, X, Y, Z) or 3D array as float32 NIfTI (volumes last), atomically."""
-    arr = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
-    arr = np.moveaxis(arr, 0, -1) if arr.ndim == 4 else arr
     aff = affine.detach().cpu().numpy() if isinstance(affine, torch.Tensor) else np.asarray(affine)
-    image = nib.Nifti1Image(np.ascontiguousarray(arr, dtype=np.float32), aff.astype(np.float64))
+    image = nib.Nifti1Image(_volumes_last(data), aff.astype(np.float64))
     image.set_sform(aff, code=1)
     image.set_qform(aff, code=1)
     with atomic_output(path) as tmp:

@@ -32,6 +32,30 @@ def _voxel_to_normalised(shape: Sequence[int], dtype=torch.float64, device=None)
     return m
 
 
+def _reverse_spatial(x: torch.Tensor) -> torch.Tensor:
+    """View with the three trailing (spatial) axes in reverse order."""
+    return x.permute(*range(x.ndim - 3), x.ndim - 1, x.ndim - 2, x.ndim - 3)
+
+
+def _storage_order(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """A contiguous view of a channel-first image, and whether its spatial axes were reversed to get it.
+
+    NIfTI stores (X, Y, Z, C) in Fortran order, i.e. (C, Z, Y, X) in C order: channel-first views of such data
+    (what :func:`monai_fodgan.io.load_fod` and MONAI's ``EnsureChannelFirst`` give) are contiguous once the
+    spatial axes are reversed. Working in that order avoids copying the whole image twice.
+    """
+    if not x.is_contiguous() and _reverse_spatial(x).is_contiguous():
+        return _reverse_spatial(x), True
+    return x.contiguous(), False
+
+
+def _reverse_axes(affine: torch.Tensor) -> torch.Tensor:
+    """Affine of the same grid with voxel axes (i, j, k) relabelled (k, j, i)."""
+    out = affine.clone()
+    out[:3, :3] = affine[:3, [2, 1, 0]]
+    return out
+
+
 def resample_world(
     img: torch.Tensor,
     in_affine: torch.Tensor,
@@ -59,10 +83,16 @@ def resample_world(
     Returns:
         (C, X', Y', Z') or (B, C, X', Y', Z'), same dtype and device as ``img``.
     """
-    batched = img.ndim == 5
-    x = img if batched else img.unsqueeze(0)
-    if x.ndim != 5:
+    if img.ndim not in (4, 5):
         raise ValueError(f"expected (C, X, Y, Z) or (B, C, X, Y, Z), got shape {tuple(img.shape)}.")
+    work, reversed_axes = _storage_order(img)
+    if reversed_axes:
+        out = resample_world(work, _reverse_axes(torch.as_tensor(in_affine, dtype=torch.float64)),
+                             _reverse_axes(torch.as_tensor(out_affine, dtype=torch.float64)), tuple(out_shape)[::-1],
+                             world_map, mode, padding_mode)
+        return _reverse_spatial(out)
+    batched = img.ndim == 5
+    x = work if batched else work.unsqueeze(0)
     dev = img.device
     a_in = torch.as_tensor(in_affine, dtype=torch.float64, device=dev)
     a_out = torch.as_tensor(out_affine, dtype=torch.float64, device=dev)
@@ -79,7 +109,13 @@ def resample_world(
 
 
 def apply_sh_matrix(img: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """Apply (N, N) or per-sample (B, N, N) coefficient matrices to every voxel of an SH image."""
+    """Apply (N, N) or per-sample (B, N, N) coefficient matrices to every voxel of an SH image.
+
+    The output keeps the input's memory layout (see :func:`_storage_order`)."""
+    work, reversed_axes = _storage_order(img)
+    if reversed_axes:
+        return _reverse_spatial(apply_sh_matrix(work, matrix))
+    img = work
     m = matrix.to(dtype=img.dtype, device=img.device)
     if img.ndim == 4:
         return torch.einsum("ij,jxyz->ixyz", m, img)

@@ -1,0 +1,80 @@
+"""Slice figures of FOD images: the l = 0 map and a direction-encoded colour (DEC) map of the FOD peaks.
+
+DEC colours follow the usual diffusion-MRI convention in the WORLD frame: red = left-right (x),
+green = anterior-posterior (y), blue = inferior-superior (z), brightness = peak amplitude.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from monai_fodgan.io import atomic_output
+from monai_fodgan.sh import fibonacci_sphere, sh_to_amplitudes
+
+__all__ = ["peak_colour_slice", "plot_fod_slices"]
+
+_PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def _slice(img: torch.Tensor, plane: str, index: int | None) -> torch.Tensor:
+    axis = _PLANES[plane]
+    idx = img.shape[axis + 1] // 2 if index is None else index
+    return img.select(axis + 1, idx)  # (C, a, b)
+
+
+def peak_colour_slice(coeffs_2d: torch.Tensor, n_directions: int = 400) -> np.ndarray:
+    """DEC image (a, b, 3) in [0, 1] from a (C, a, b) slice of SH coefficients (world frame).
+
+    Each pixel's colour is |peak direction| scaled by its peak amplitude relative to the slice's maximum.
+    Directions are searched over a hemisphere grid of ``n_directions`` points (antipodal symmetry).
+    """
+    dirs = fibonacci_sphere(2 * n_directions, dtype=torch.float32)
+    dirs = dirs[dirs[:, 2] >= 0]
+    c = coeffs_2d.detach().float().cpu()
+    amps = sh_to_amplitudes(c.permute(1, 2, 0), dirs)  # (a, b, K)
+    peak, arg = amps.max(dim=-1)
+    colour = dirs[arg].abs() * (peak.clamp_min(0) / peak.max().clamp_min(1e-12))[..., None]
+    return colour.numpy()
+
+
+def plot_fod_slices(
+    images: Sequence[torch.Tensor],
+    titles: Sequence[str],
+    path: str | Path,
+    planes: Sequence[str] = ("axial", "coronal", "sagittal"),
+) -> Path:
+    """Save a PNG grid: one row per image; per plane the l = 0 map and the DEC peak map (middle slices).
+
+    Args:
+        images: channel-first FOD images (C, X, Y, Z).
+        titles: one title per image.
+        path: output PNG (written atomically).
+        planes: which planes to show.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(images), 2 * len(planes), figsize=(3.0 * 2 * len(planes), 3.0 * len(images)), squeeze=False)
+    vmax = max(float(torch.as_tensor(img)[0].max()) for img in images)
+    for row, (img, title) in enumerate(zip(images, titles)):
+        t = torch.as_tensor(img)
+        for col, plane in enumerate(planes):
+            s = _slice(t, plane, None)
+            ax0, ax1 = axes[row, 2 * col], axes[row, 2 * col + 1]
+            ax0.imshow(s[0].cpu().numpy().T, origin="lower", cmap="gray", vmin=0, vmax=vmax)
+            ax0.set_title(f"{title}\n{plane}, l=0", fontsize=8)
+            ax1.imshow(np.transpose(peak_colour_slice(s), (1, 0, 2)), origin="lower")
+            ax1.set_title(f"{plane}, peak direction", fontsize=8)
+            for ax in (ax0, ax1):
+                ax.set_axis_off()
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    return Path(path)
