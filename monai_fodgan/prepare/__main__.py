@@ -1,0 +1,83 @@
+"""Command line: ``python -m monai_fodgan.prepare`` (also installed as ``monai-fodgan-prepare``).
+
+One subject::
+
+    python -m monai_fodgan.prepare --dwi dwi.nii.gz --bval dwi.bval --bvec dwi.bvec [--mask mask.nii.gz] --out DIR
+    python -m monai_fodgan.prepare --dwi dwi.mif --out DIR            # gradients embedded in the .mif
+    python -m monai_fodgan.prepare --fod wm.mif --out DIR             # a ready FOD (lmax 8 is truncated to 6)
+
+A cohort::
+
+    python -m monai_fodgan.prepare --table subjects.tsv --out DIR --jobs 4
+    python -m monai_fodgan.prepare --bids /data/bids --out DIR --val 100
+
+Exits 1 when any subject failed (the others still finish; summary.json lists why), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from monai_fodgan.prepare.cohort import CROPS, PrepareConfig, prepare_cohort
+from monai_fodgan.prepare.dwi import DWIInput
+from monai_fodgan.prepare.inputs import read_table, scan_bids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m monai_fodgan.prepare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("input (one of --dwi, --fod, --table, --bids)")
+    src.add_argument("--dwi", type=Path, help="DWI: NIfTI (with --bval/--bvec) or .mif")
+    src.add_argument("--bval", type=Path)
+    src.add_argument("--bvec", type=Path)
+    src.add_argument("--mask", type=Path, help="brain mask (default: computed)")
+    src.add_argument("--fod", type=Path, help="a ready FOD image instead of a DWI")
+    src.add_argument("--subject", default=None, help="subject ID for a single subject (default: file name)")
+    src.add_argument("--table", type=Path, help="CSV/TSV: subject,dwi,bval,bvec,mask,fod")
+    src.add_argument("--bids", type=Path, help="BIDS-style folder")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--backend", choices=["auto", "mrtrix", "dipy"], default="auto")
+    p.add_argument("--lmax", type=int, default=6, help="FOD order (paper: 6)")
+    p.add_argument("--shape", type=int, nargs=3, default=(128, 128, 64), help="training grid (paper: 128 128 64)")
+    p.add_argument("--crop", choices=CROPS, default="cohort")
+    p.add_argument("--val", type=float, default=0.1, help="validation subjects: count, or fraction if < 1")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--responses", type=Path, nargs=3, metavar=("WM", "GM", "CSF"),
+                   help="MRtrix3 response files to use instead of dwi2response dhollander")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = [x for x in (args.dwi, args.fod, args.table, args.bids) if x is not None]
+    if len(given) != 1:
+        parser.error("give exactly one of --dwi, --fod, --table, --bids")
+    try:
+        if args.table:
+            items = read_table(args.table)
+        elif args.bids:
+            items = scan_bids(args.bids)
+        else:
+            single = args.dwi or args.fod
+            subject = args.subject or single.name.split(".")[0]
+            items = [DWIInput(subject, dwi=args.dwi, bval=args.bval, bvec=args.bvec, mask=args.mask, fod=args.fod)]
+        cfg = PrepareConfig(out=args.out, backend=args.backend, lmax=args.lmax, shape=tuple(args.shape), crop=args.crop,
+                            n_val=args.val, seed=args.seed, jobs=args.jobs,
+                            responses=tuple(args.responses) if args.responses else None)
+    except (OSError, ValueError) as e:
+        parser.error(str(e))
+    summary = prepare_cohort(items, cfg)
+    print(f"prepared {summary['done']} subjects, skipped {summary['skipped']} already done, "
+          f"{len(summary['failed'])} failed; training {summary['training']}, validation {summary['validation']}; "
+          f"{summary['total_seconds']} s. Summary: {args.out / 'summary.json'}")
+    for failure in summary["failed"]:
+        print(f"FAILED {failure['subject']}: {failure['error']}", file=sys.stderr)
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
