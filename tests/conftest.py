@@ -47,3 +47,13 @@ def real_wm_fod(shared_data: Path, mrtrix: None, tmp_path_factory: pytest.TempPa
     out = tmp_path_factory.mktemp("real") / "msmt_wm.nii"
     run_mrtrix("mrconvert", shared_data / "msmt_wm.mif", out, "-force")
     return out
+
+
+@pytest.fixture(scope="session")
+def real_dwi_nifti(shared_data: Path, mrtrix: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The real oblique multi-shell DWI as NIfTI with FSL bval/bvec (exported by MRtrix3 itself)."""
+    folder = tmp_path_factory.mktemp("real_dwi")
+    paths = {"dwi": folder / "dwi.nii.gz", "bval": folder / "dwi.bval", "bvec": folder / "dwi.bvec", "mask": folder / "mask.nii.gz"}
+    run_mrtrix("mrconvert", shared_data / "msmt_dwi.mif", paths["dwi"], "-export_grad_fsl", paths["bvec"], paths["bval"], "-force")
+    run_mrtrix("mrconvert", shared_data / "msmt_mask.mif", paths["mask"], "-force")
+    return paths

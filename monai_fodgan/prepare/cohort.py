@@ -125,6 +125,7 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
     sidecar = native_dir / f"{item.subject}.json"
     native = native_dir / f"{item.subject}_fod.nii.gz"
     try:
+        item.check_files()
         backend = "given" if item.fod is not None else choose_backend(cfg.backend)
         digest = input_hash(item, backend, cfg)
         if sidecar.is_file() and native.is_file():
@@ -142,7 +143,8 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
         _write_json(sidecar, record)
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
-        return {"subject": item.subject, "status": "failed", "error": f"{type(e).__name__}: {e}",
+        message = str(e) if item.subject in str(e) else f"subject {item.subject}: {e}"
+        return {"subject": item.subject, "status": "failed", "error": f"{type(e).__name__}: {message}",
                 "traceback": traceback.format_exc(limit=3), "seconds": round(time.perf_counter() - start, 2)}
 
 

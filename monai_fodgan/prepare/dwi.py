@@ -30,8 +30,14 @@ class DWIInput:
     mask: Path | None = None
     fod: Path | None = None
 
-    def input_files(self) -> list[Path]:
-        return [p for p in (self.dwi, self.bval, self.bvec, self.mask, self.fod) if p is not None]
+    def check_files(self) -> None:
+        """Raise :class:`DWIError` naming the subject when an input is missing or incomplete."""
+        if self.dwi is None and self.fod is None:
+            raise DWIError(f"subject {self.subject}: neither a DWI nor an FOD given.")
+        for role in ("dwi", "bval", "bvec", "mask", "fod"):
+            path = getattr(self, role)
+            if path is not None and not Path(path).is_file():
+                raise DWIError(f"subject {self.subject}: {role} file {path} not found.")
 
 
 @dataclass
