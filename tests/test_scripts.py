@@ -31,12 +31,13 @@ def test_tutorial_runs_and_writes_figures(tutorial: Path, tmp_path: Path) -> Non
 def test_demo_writes_loadable_fods(tmp_path: Path) -> None:
     from monai_fodgan.io import load_fod
 
-    stdout = _run(["-m", "monai_fodgan.demo", "--out", str(tmp_path / "demo")], cwd=tmp_path)
+    stdout = _run(["-m", "monai_fodgan.demo", "--out", str(tmp_path / "demo"), "--subjects", "4"], cwd=tmp_path)
     assert "demo finished" in stdout
-    fods = sorted((tmp_path / "demo").glob("*.nii.gz"))
-    assert len(fods) == 7
+    fods = sorted((tmp_path / "demo" / "augmented").glob("*.nii.gz"))
+    assert len(fods) == 5
     for path in fods:
-        assert load_fod(path).shape[0] == 28
+        assert load_fod(path).shape == (28, 32, 32, 16)
+    assert (tmp_path / "demo" / "demo_slices.png").stat().st_size > 10_000
 
 
 def test_benchmark_prints_ratio(tmp_path: Path) -> None:

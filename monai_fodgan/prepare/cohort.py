@@ -200,7 +200,10 @@ def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool
             records.append(_process_subject(item, cfg, nthreads))
             _report(records[-1], len(records), len(items), progress)
     else:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # fork where the platform has it (as PyTorch's DataLoader): it does not re-run the caller's script,
+        # so notebooks and scripts without a __main__ guard work; spawn elsewhere
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
             futures = [pool.submit(_process_subject, item, cfg, nthreads) for item in items]
             for future in futures:
                 records.append(future.result())
