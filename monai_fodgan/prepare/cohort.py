@@ -191,6 +191,7 @@ def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool
     if not items:
         raise ValueError("no subjects to prepare.")
     cfg.out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cfg.out)
     start = time.perf_counter()
     jobs = max(1, min(cfg.jobs, len(items)))
     nthreads = max(1, (os.cpu_count() or 1) // jobs)
@@ -241,6 +242,17 @@ def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool
     }
     _write_json(cfg.out / "summary.json", summary)
     return summary
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete temporaries that a killed run left behind (hidden ``.<name>-*`` files of ``atomic_output``).
+
+    One prepare run per output folder at a time: a concurrent run's temporaries would be removed too."""
+    for folder in (out, out / "native", out / "fod"):
+        if folder.is_dir():
+            for leftover in folder.glob(".*-*"):
+                if leftover.is_file():
+                    leftover.unlink(missing_ok=True)
 
 
 def _report(record: dict, k: int, n: int, progress: bool) -> None:

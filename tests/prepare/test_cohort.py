@@ -129,3 +129,30 @@ def test_table_errors_name_the_line(tmp_path: Path) -> None:
     table.write_text("subject\tdwi\tbval\nsub-01\t\t\n")
     with pytest.raises(ValueError, match=r"t\.tsv, line 2: subject 'sub-01' has neither"):
         read_table(table)
+
+
+def test_killed_run_leaves_only_whole_files_and_resumes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from monai_fodgan.data.phantom import make_population
+
+    root = make_population(tmp_path / "ph", n=3, seed=5)
+    out = tmp_path / "set"
+    args = [sys.executable, "-m", "monai_fodgan.prepare", "--bids", str(root), "--out", str(out), "--backend", "dipy",
+            "--shape", "16", "16", "8"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / "native" / "sub-0001.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "native" / "sub-0001.json").exists()
+    for path in out.rglob("*.nii.gz"):
+        if not path.name.startswith("."):
+            load_fod(path)  # every visible output is whole
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped"] >= 1 and summary["skipped"] + summary["done"] == 3
+    assert not [p for p in out.rglob(".*-*") if p.is_file()]  # no temporaries left
