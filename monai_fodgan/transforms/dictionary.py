@@ -33,7 +33,25 @@ __all__ = [
 ]
 
 
-class SHRotated(MapTransform, InvertibleTransform):
+class _PerKeyd(MapTransform, InvertibleTransform):
+    """Applies one invertible array transform per key (``self.per_key``, aligned with ``self.keys``)."""
+
+    per_key: list[InvertibleTransform]
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key, transform in self.key_iterator(d, self.per_key):
+            d[key] = transform(d[key])
+        return d
+
+    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key, transform in self.key_iterator(d, self.per_key):
+            d[key] = transform.inverse(d[key])
+        return d
+
+
+class SHRotated(_PerKeyd):
     """Dictionary version of :class:`SHRotate`.
 
     Args:
@@ -55,19 +73,7 @@ class SHRotated(MapTransform, InvertibleTransform):
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         self.mode = ensure_tuple_rep(mode, len(self.keys))
-        self.rotators = [SHRotate(rotation, angles, center, m, padding_mode) for m in self.mode]
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key, rotator in self.key_iterator(d, self.rotators):
-            d[key] = rotator(d[key])
-        return d
-
-    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key, rotator in self.key_iterator(d, self.rotators):
-            d[key] = rotator.inverse(d[key])
-        return d
+        self.per_key = [SHRotate(rotation, angles, center, m, padding_mode) for m in self.mode]
 
 
 class RandSHRotated(RandomizableTransform, MapTransform, InvertibleTransform):
@@ -134,24 +140,12 @@ class RandSHRotated(RandomizableTransform, MapTransform, InvertibleTransform):
         return d
 
 
-class SHFlipd(MapTransform, InvertibleTransform):
+class SHFlipd(_PerKeyd):
     """Dictionary version of :class:`SHFlip` (mirror voxels and reflect SH coefficients, affine kept)."""
 
     def __init__(self, keys: KeysCollection, spatial_axis: int | Sequence[int] = 0, allow_missing_keys: bool = False) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.flipper = SHFlip(spatial_axis)
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.flipper(d[key])
-        return d
-
-    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.flipper.inverse(d[key])
-        return d
+        self.per_key = [SHFlip(spatial_axis)] * len(self.keys)
 
 
 class RandSHFlipd(RandomizableTransform, MapTransform, InvertibleTransform):
@@ -185,28 +179,16 @@ class RandSHFlipd(RandomizableTransform, MapTransform, InvertibleTransform):
         return d
 
 
-class ResampleToGridd(MapTransform, InvertibleTransform):
+class ResampleToGridd(_PerKeyd):
     """Dictionary version of :class:`ResampleToGrid` (mode per key)."""
 
     def __init__(self, keys: KeysCollection, spatial_size: Sequence[int] = (128, 128, 64),
                  mode: str | Sequence[str] = "bilinear", allow_missing_keys: bool = False) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.resamplers = [ResampleToGrid(spatial_size, m) for m in ensure_tuple_rep(mode, len(self.keys))]
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key, resampler in self.key_iterator(d, self.resamplers):
-            d[key] = resampler(d[key])
-        return d
-
-    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key, resampler in self.key_iterator(d, self.resamplers):
-            d[key] = resampler.inverse(d[key])
-        return d
+        self.per_key = [ResampleToGrid(spatial_size, m) for m in ensure_tuple_rep(mode, len(self.keys))]
 
 
-class NormalizeSHd(MapTransform, InvertibleTransform):
+class NormalizeSHd(_PerKeyd):
     """Dictionary version of :class:`NormalizeSH`.
 
     Args:
@@ -216,19 +198,7 @@ class NormalizeSHd(MapTransform, InvertibleTransform):
 
     def __init__(self, keys: KeysCollection, stats: SHNormalization | str, allow_missing_keys: bool = False) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.normalizer = NormalizeSH(stats)
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.normalizer(d[key])
-        return d
-
-    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.normalizer.inverse(d[key])
-        return d
+        self.per_key = [NormalizeSH(stats)] * len(self.keys)
 
 
 class ValidateSHImaged(MapTransform):
