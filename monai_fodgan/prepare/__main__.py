@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--table", type=Path, help="CSV/TSV: subject,dwi,bval,bvec,mask,fod")
     src.add_argument("--bids", type=Path, help="BIDS-style folder")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--backend", choices=["auto", "mrtrix", "dipy"], default="auto")
+    p.add_argument("--backend", choices=["auto", "mrtrix", "dipy", "dipy-msmt"], default="auto",
+                   help="auto: MRtrix3 when installed, else DIPY single-shell CSD; dipy-msmt needs cvxpy")
     p.add_argument("--lmax", type=int, default=6, help="FOD order (paper: 6)")
     p.add_argument("--shape", type=int, nargs=3, default=(128, 128, 64), help="training grid (paper: 128 128 64)")
     p.add_argument("--crop", choices=CROPS, default="cohort")

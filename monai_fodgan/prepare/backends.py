@@ -17,7 +17,7 @@ from monai_fodgan.mrtrix import mrtrix_available, mrtrix_version, run_mrtrix
 from monai_fodgan.prepare.dwi import DWIError, DWIInput, LoadedDWI
 from monai_fodgan.sh import amplitudes_to_sh, fibonacci_sphere, n_coeffs
 
-__all__ = ["FODResult", "fod_mrtrix", "fod_dipy", "choose_backend", "BACKENDS"]
+__all__ = ["FODResult", "fod_mrtrix", "fod_dipy", "fod_dipy_msmt", "choose_backend", "BACKENDS"]
 
 
 @dataclass
@@ -155,4 +155,44 @@ def fod_dipy(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6, fa_th
     return FODResult(fod=fod, mask=mask, affine=dwi.affine, record=record)
 
 
-BACKENDS = {"mrtrix": fod_mrtrix, "dipy": fod_dipy}
+def fod_dipy_msmt(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6) -> FODResult:
+    """DIPY: multi-shell multi-tissue CSD (Jeurissen et al. 2014, ``dipy.reconst.mcsd``); needs cvxpy.
+
+    Gradients in the WORLD frame as in :func:`fod_dipy`. Tissue responses from DIPY's FA/MD masks
+    (``mask_for_response_msmt``) over the whole brain mask; the WM FOD is resampled into MRtrix3's basis.
+    Slower than single-shell CSD (one quadratic programme per voxel).
+    """
+    import dipy
+    from dipy.core.gradients import gradient_table, unique_bvals_tolerance
+    from dipy.core.sphere import Sphere
+    from dipy.reconst import mcsd
+    from dipy.segment.mask import median_otsu
+
+    if not mcsd.have_cvxpy:
+        raise DWIError(f"subject {item.subject}: DIPY multi-shell CSD needs cvxpy (pip install cvxpy).")
+    grads = dwi.gradients
+    if len(grads.shells()) < 2:
+        raise DWIError(f"subject {item.subject}: multi-shell CSD needs at least two b > 0 shells, found {len(grads.shells())}.")
+    gtab = gradient_table(grads.bvals, bvecs=grads.bvecs, b0_threshold=grads.b0_threshold)
+    if item.mask is not None:
+        mask = _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir)
+    else:
+        _, mask = median_otsu(dwi.data[..., grads.b0_mask].mean(-1), median_radius=2, numpass=1)
+    radii = tuple(int(s) for s in np.ceil(np.asarray(dwi.data.shape[:3]) / 2))
+    tissue_masks = mcsd.mask_for_response_msmt(gtab, dwi.data, roi_radii=radii, wm_fa_thr=0.5)
+    tissue_masks = [m * mask for m in tissue_masks]
+    empty = [t for t, m in zip(("WM", "GM", "CSF"), tissue_masks) if m.sum() == 0]
+    if empty:
+        raise DWIError(f"subject {item.subject}: no voxels to estimate the {', '.join(empty)} response(s) from.")
+    wm_rf, gm_rf, csf_rf = mcsd.response_from_mask_msmt(gtab, dwi.data, *tissue_masks)
+    response = mcsd.multi_shell_fiber_response(lmax, unique_bvals_tolerance(gtab.bvals), wm_rf, gm_rf, csf_rf)
+    fit = mcsd.MultiShellDeconvModel(gtab, response, sh_order_max=lmax).fit(dwi.data, mask=mask)
+    directions = fibonacci_sphere(300).numpy()
+    fod = amplitudes_to_sh(fit.odf(Sphere(xyz=directions)), directions, lmax).numpy().astype(np.float32)
+    fod[~mask] = 0
+    record = {"backend": "dipy", "dipy_version": dipy.__version__, "algorithm": "msmt csd (multi shell)", "lmax": lmax,
+              "response_voxels": [int(m.sum()) for m in tissue_masks]}
+    return FODResult(fod=fod, mask=mask, affine=dwi.affine, record=record)
+
+
+BACKENDS = {"mrtrix": fod_mrtrix, "dipy": fod_dipy, "dipy-msmt": fod_dipy_msmt}

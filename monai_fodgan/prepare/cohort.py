@@ -48,7 +48,8 @@ class PrepareConfig:
 
     Attributes:
         out: output folder.
-        backend: "mrtrix", "dipy" or "auto" (MRtrix3 when installed).
+        backend: "mrtrix", "dipy" (single-shell CSD), "dipy-msmt" (multi-shell CSD, needs cvxpy) or "auto"
+            (MRtrix3 when installed, else "dipy").
         lmax: FOD order (paper: 6, 28 volumes).
         shape: training grid (paper: 128 x 128 x 64).
         crop: "cohort" (one brain bounding box for all subjects, as the paper), "subject" (each its own),
@@ -115,7 +116,7 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
         dwi = load_dwi(item, work)  # all checks happen here, before any fitting
         if backend == "mrtrix":
             return BACKENDS["mrtrix"](item, dwi, work, lmax=cfg.lmax, responses=cfg.responses, nthreads=nthreads)
-        return BACKENDS["dipy"](item, dwi, work, lmax=cfg.lmax)
+        return BACKENDS[backend](item, dwi, work, lmax=cfg.lmax)
 
 
 def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -> dict:
