@@ -29,7 +29,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.spatial import cKDTree
 
 from monai_fodgan.data.dwi_simulation import Responses, add_rician_noise, gradient_scheme, simulate_dwi
@@ -184,8 +184,6 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
     template_points = warp.inverse(world)
     wm_t, gm_t, tissue_affine = load_mni_tissue()
     # smooth the templates to the grid's resolution before sampling (area-weighted, not point sampling)
-    from scipy.ndimage import gaussian_filter
-
     sigma_vox = np.maximum(np.diag(affine)[:3] / np.abs(np.diag(tissue_affine)[:3]) / 2.355, 0.0)
     wm = np.clip(_sample(gaussian_filter(wm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
     gm = np.clip(_sample(gaussian_filter(gm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
@@ -212,7 +210,7 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
         radius = max(radius, 0.6 * float(spacing.min()))  # keep every bundle at least about a voxel wide
         density = _DENSITY[kind] * np.exp(rng.normal(0, 0.12 * variation))
         points, tangents = _centreline(warp.forward(control + jitter))
-        # push tangents through the warp: finite differences of the mapped curve already are subject-space
+        # the centreline is built from warped control points, so its tangents are already in subject space
         dist, nearest = cKDTree(points).query(flat)
         weight = (density * np.exp(-0.5 * (dist / radius) ** 2)).reshape(shape) * np.sqrt(wm)
         lobes = fibre_lobe(tangents[nearest], lmax).numpy().reshape(tuple(shape) + (-1,))

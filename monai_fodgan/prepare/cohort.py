@@ -25,7 +25,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +71,6 @@ class PrepareConfig:
     jobs: int = 1
     responses: tuple[Path, ...] | None = None
     stats_quantile: float = 1.0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS:

@@ -50,7 +50,9 @@ class SHNormalization:
 
         Args:
             images: the training images (any iterable; each is visited once).
-            quantile: per band, the quantile of |c| (over all voxels, images and m) that maps to 1.
+            quantile: per band, the quantile of |c| (over all voxels, images and m) that maps to 1. The
+                default 1.0 (the maximum) streams over the images; a lower quantile keeps every brain-voxel
+                value in memory, so compute it on a subset of a large cohort.
             mask_l0: use only voxels whose l = 0 coefficient is non-zero (ignore background).
         """
         per_band: list[list[np.ndarray]] | None = None
