@@ -37,6 +37,7 @@ from monai_fodgan.data.synthetic import fibre_lobe
 from monai_fodgan.geometry import rotation_from_angles
 from monai_fodgan.io import atomic_output, save_nifti
 from monai_fodgan.prepare.gradients import world_to_fsl
+from monai_fodgan.prepare.standardise import box_grid_affine
 
 __all__ = ["BUNDLES", "PhantomSubject", "make_subject", "make_population", "mni_box", "load_mni_tissue", "load_aal"]
 
@@ -149,13 +150,6 @@ class PhantomSubject:
     parameters: dict
 
 
-def _grid_affine(shape: Sequence[int], box: np.ndarray) -> np.ndarray:
-    spacing = (box[1] - box[0]) / np.asarray(shape, dtype=np.float64)
-    affine = np.diag([*spacing, 1.0])
-    affine[:3, 3] = box[0] + spacing / 2
-    return affine
-
-
 def _centreline(points: np.ndarray, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Points (n, 3) and unit tangents (n, 3) of a smooth curve through the control points."""
     t = np.linspace(0, 1, len(points))
@@ -177,7 +171,7 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
         variation: scales every inter-subject variation (0: all subjects identical to the template).
     """
     rng = np.random.default_rng([seed, index])
-    affine = _grid_affine(shape, mni_box())
+    affine = box_grid_affine(mni_box(), shape)
     idx = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1).astype(np.float64)
     world = idx @ affine[:3, :3].T + affine[:3, 3]
     warp = _Warp.random(rng, variation)
