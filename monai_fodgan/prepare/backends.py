@@ -55,6 +55,16 @@ def _load_mask(path: Path, shape: Sequence[int], subject: str, workdir: Path) ->
     return mask
 
 
+def _brain_mask(item: DWIInput, dwi: LoadedDWI, workdir: Path) -> np.ndarray:
+    """The user's mask, or DIPY's ``median_otsu`` of the mean b = 0 image."""
+    if item.mask is not None:
+        return _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir)
+    from dipy.segment.mask import median_otsu
+
+    _, mask = median_otsu(dwi.data[..., dwi.gradients.b0_mask].mean(-1), median_radius=2, numpass=1)
+    return mask
+
+
 def fod_mrtrix(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6,
                responses: Sequence[Path] | None = None, nthreads: int | None = None) -> FODResult:
     """MRtrix3: ``dwi2mask`` (when no mask), ``dwi2response dhollander`` (when no responses), ``dwi2fod msmt_csd``.
@@ -122,7 +132,6 @@ def fod_dipy(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6, fa_th
     from dipy.core.sphere import Sphere
     from dipy.reconst.csdeconv import ConstrainedSphericalDeconvModel, response_from_mask_ssst
     from dipy.reconst.dti import TensorModel
-    from dipy.segment.mask import median_otsu
 
     shell = _pick_shell(dwi, lmax)
     grads = dwi.gradients
@@ -130,10 +139,7 @@ def fod_dipy(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6, fa_th
     keep[dwi.gradients.shells()[shell]] = True
     data = dwi.data[..., keep]
     gtab = gradient_table(grads.bvals[keep], bvecs=grads.bvecs[keep], b0_threshold=grads.b0_threshold)
-    if item.mask is not None:
-        mask = _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir)
-    else:
-        _, mask = median_otsu(dwi.data[..., grads.b0_mask].mean(-1), median_radius=2, numpass=1)
+    mask = _brain_mask(item, dwi, workdir)
     if mask.sum() < 10:
         raise DWIError(f"subject {item.subject}: brain mask has {int(mask.sum())} voxels.")
     fa = TensorModel(gtab).fit(data, mask=mask).fa
@@ -166,7 +172,6 @@ def fod_dipy_msmt(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6) 
     from dipy.core.gradients import gradient_table, unique_bvals_tolerance
     from dipy.core.sphere import Sphere
     from dipy.reconst import mcsd
-    from dipy.segment.mask import median_otsu
 
     if not mcsd.have_cvxpy:
         raise DWIError(f"subject {item.subject}: DIPY multi-shell CSD needs cvxpy (pip install cvxpy).")
@@ -174,10 +179,7 @@ def fod_dipy_msmt(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6) 
     if len(grads.shells()) < 2:
         raise DWIError(f"subject {item.subject}: multi-shell CSD needs at least two b > 0 shells, found {len(grads.shells())}.")
     gtab = gradient_table(grads.bvals, bvecs=grads.bvecs, b0_threshold=grads.b0_threshold)
-    if item.mask is not None:
-        mask = _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir)
-    else:
-        _, mask = median_otsu(dwi.data[..., grads.b0_mask].mean(-1), median_radius=2, numpass=1)
+    mask = _brain_mask(item, dwi, workdir)
     radii = tuple(int(s) for s in np.ceil(np.asarray(dwi.data.shape[:3]) / 2))
     tissue_masks = mcsd.mask_for_response_msmt(gtab, dwi.data, roi_radii=radii, wm_fa_thr=0.5)
     tissue_masks = [m * mask for m in tissue_masks]
