@@ -100,10 +100,13 @@ def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) 
     return MetaTensor(tensor, affine=torch.from_numpy(affine), meta={"filename_or_obj": str(path)})
 
 
-def save_nifti(data: torch.Tensor | np.ndarray, affine: torch.Tensor | np.ndarray, path: str | Path) -> Path:
-    """Write a channel-first (C, X, Y, Z) or 3D array as float32 NIfTI (volumes last), atomically."""
+def save_nifti(data: torch.Tensor | np.ndarray, affine: torch.Tensor | np.ndarray, path: str | Path,
+               dtype: type = np.float32) -> Path:
+    """Write a channel-first (C, X, Y, Z) or 3D array as NIfTI (volumes last), atomically.
+
+    ``dtype`` is the stored type: float32 for FODs and DWI, an integer type for masks and labels."""
     aff = affine.detach().cpu().numpy() if isinstance(affine, torch.Tensor) else np.asarray(affine)
-    image = nib.Nifti1Image(_volumes_last(data), aff.astype(np.float64))
+    image = nib.Nifti1Image(_volumes_last(data).astype(dtype, order="K", copy=False), aff.astype(np.float64))
     image.set_sform(aff, code=1)
     image.set_qform(aff, code=1)
     with atomic_output(path) as tmp:

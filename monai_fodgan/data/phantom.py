@@ -217,18 +217,6 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
                           mask, bundle_masks, names, aal.astype(np.int16), affine, params)
 
 
-def _save(volume: np.ndarray, affine: np.ndarray, path: Path, dtype=np.float32) -> None:
-    data = np.moveaxis(volume, -1, 0) if volume.ndim == 4 else volume
-    if dtype == np.float32:
-        save_nifti(data, affine, path)
-        return
-    img = nib.Nifti1Image(np.asarray(volume, dtype=dtype), affine)
-    img.set_sform(affine, code=1)
-    img.set_qform(affine, code=1)
-    with atomic_output(path) as tmp:
-        nib.save(img, str(tmp))
-
-
 def make_population(out: str | Path, n: int = 12, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
                     snr: float = 30.0, lmax: int = 6, dwi: bool = True) -> Path:
     """Write ``n`` phantom subjects in a BIDS-style folder, ready for ``python -m monai_fodgan.prepare --bids``.
@@ -257,18 +245,18 @@ def make_population(out: str | Path, n: int = 12, shape: Sequence[int] = (32, 32
         subj = make_subject(k, shape, seed, lmax)
         names = subj.bundle_names
         deriv = out / "derivatives" / "phantom" / sid
-        _save(subj.fod, subj.affine, deriv / f"{sid}_fod.nii.gz")
-        _save(subj.bundles, subj.affine, deriv / f"{sid}_bundles.nii.gz", dtype=np.uint8)
-        _save(subj.aal, subj.affine, deriv / f"{sid}_aal.nii.gz", dtype=np.int16)
-        _save(np.stack([subj.wm, subj.gm, subj.csf], -1), subj.affine, deriv / f"{sid}_tissue.nii.gz")
+        save_nifti(np.moveaxis(subj.fod, -1, 0), subj.affine, deriv / f"{sid}_fod.nii.gz")
+        save_nifti(np.moveaxis(subj.bundles, -1, 0), subj.affine, deriv / f"{sid}_bundles.nii.gz", dtype=np.uint8)
+        save_nifti(subj.aal, subj.affine, deriv / f"{sid}_aal.nii.gz", dtype=np.int16)
+        save_nifti(np.stack([subj.wm, subj.gm, subj.csf]), subj.affine, deriv / f"{sid}_tissue.nii.gz")
         if dwi:
             signal = simulate_dwi(subj.fod, subj.gm, subj.csf, bvals, bvecs, responses)
             b0_wm = float(np.median(signal[subj.wm > 0.8][:, bvals < 50])) if (subj.wm > 0.8).any() else float(signal.max())
             rng = np.random.default_rng([seed, k, 1])
             noisy = add_rician_noise(signal, b0_wm / snr, rng) if snr > 0 else signal
             folder = out / sid / "dwi"
-            _save(noisy, subj.affine, folder / f"{sid}_dwi.nii.gz")
-            _save(subj.mask.astype(np.uint8), subj.affine, folder / f"{sid}_mask.nii.gz", dtype=np.uint8)
+            save_nifti(np.moveaxis(noisy, -1, 0), subj.affine, folder / f"{sid}_dwi.nii.gz")
+            save_nifti(subj.mask, subj.affine, folder / f"{sid}_mask.nii.gz", dtype=np.uint8)
             fsl = np.zeros_like(bvecs)
             dw = bvals > 50
             fsl[dw] = world_to_fsl(bvecs[dw], subj.affine)

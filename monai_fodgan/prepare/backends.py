@@ -13,6 +13,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from monai_fodgan.io import save_nifti
 from monai_fodgan.mrtrix import mrtrix_available, mrtrix_version, run_mrtrix
 from monai_fodgan.prepare.dwi import DWIError, DWIInput, LoadedDWI
 from monai_fodgan.sh import amplitudes_to_sh, fibonacci_sphere, n_coeffs
@@ -82,7 +83,7 @@ def fod_mrtrix(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6,
     grad = ("-fslgrad", dwi.bvec, dwi.bval)
     if item.mask is not None:
         mask_path = workdir / "mask.nii"
-        nib.save(nib.Nifti1Image(_load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir).astype(np.uint8), dwi.affine), str(mask_path))
+        save_nifti(_load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir), dwi.affine, mask_path, dtype=np.uint8)
     else:
         mask_path = workdir / "mask.nii"
         run_mrtrix("dwi2mask", dwi.nifti, mask_path, *grad, "-force", nthreads=nthreads)

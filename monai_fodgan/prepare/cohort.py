@@ -173,8 +173,8 @@ def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Pa
         save_nifti(std, std.affine, out)
         return out
     subject_box = np.asarray(record["brain_box_mm"]) if box is None else box
-    fod, affine = resample_fod_to_box(np.moveaxis(img.numpy(), 0, -1), img.affine.numpy(), subject_box, cfg.shape)
-    save_nifti(np.moveaxis(fod, -1, 0), affine, out)
+    fod, affine = resample_fod_to_box(img.as_tensor(), img.affine, subject_box, cfg.shape)
+    save_nifti(fod, affine, out)
     return out
 
 

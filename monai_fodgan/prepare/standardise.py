@@ -44,13 +44,10 @@ def box_grid_affine(box: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return affine
 
 
-def resample_fod_to_box(fod: np.ndarray, affine: np.ndarray, box: np.ndarray, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Trilinearly resample an FOD (X, Y, Z, N) onto the axis-aligned grid of ``box``; zero outside the input.
-
-    Returns:
-        (fod (X', Y', Z', N) float32, affine (4, 4)).
-    """
+def resample_fod_to_box(fod: torch.Tensor, affine: torch.Tensor | np.ndarray, box: np.ndarray,
+                        shape: Sequence[int]) -> tuple[torch.Tensor, np.ndarray]:
+    """Trilinearly resample a channel-first FOD (C, X, Y, Z) onto the axis-aligned grid of ``box``; zero
+    outside the input. Returns (FOD (C, X', Y', Z'), affine (4, 4))."""
     out_affine = box_grid_affine(box, shape)
-    img = torch.from_numpy(np.ascontiguousarray(np.moveaxis(fod, -1, 0), dtype=np.float32))
-    out = resample_world(img, torch.from_numpy(np.asarray(affine, dtype=np.float64)), torch.from_numpy(out_affine), tuple(shape))
-    return np.moveaxis(out.numpy(), 0, -1), out_affine
+    aff = torch.as_tensor(np.asarray(affine, dtype=np.float64))
+    return resample_world(torch.as_tensor(fod), aff, torch.from_numpy(out_affine), tuple(shape)), out_affine
