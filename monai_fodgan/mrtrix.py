@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 

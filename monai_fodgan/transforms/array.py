@@ -104,17 +104,22 @@ class SHRotate(InvertibleTransform):
             raise ValueError("SHRotate needs a rotation matrix or angles.")
         aff = get_affine(img, affine)
         center = image_center(aff, img.shape[-3:]) if self.center is None else torch.as_tensor(self.center, dtype=torch.float64)
-        out = rotate_fod_image(torch.as_tensor(img), aff, r, center, self.mode, self.padding_mode)
-        out = _wrap(out, img)
+        if torch.equal(r, torch.eye(3, dtype=r.dtype)):  # e.g. a random rotation not drawn: skip the resampling
+            out = _wrap(torch.as_tensor(img).clone(), img)
+        else:
+            out = _wrap(rotate_fod_image(torch.as_tensor(img), aff, r, center, self.mode, self.padding_mode), img)
         if _traceable(out) and r.ndim == 2:
             self.push_transform(out, extra_info={"rotation": r.tolist(), "center": center.tolist()})
         return out
 
     def inverse(self, data: torch.Tensor) -> torch.Tensor:
-        """Rotate back by R^T about the same centre."""
+        """Rotate back by R^T about the same centre (nothing to undo for a recorded identity, e.g. a random
+        rotation that was not applied)."""
         xform = self.pop_transform(data)
         info = xform[TraceKeys.EXTRA_INFO]
         r = torch.tensor(info["rotation"], dtype=torch.float64)
+        if torch.equal(r, torch.eye(3, dtype=torch.float64)):
+            return data
         inv = SHRotate(rotation=r.T, center=info["center"], mode=self.mode, padding_mode=self.padding_mode)
         with inv.trace_transform(False):
             return inv(data)
@@ -195,19 +200,10 @@ class RandSHRotate(RandomizableTransform, InvertibleTransform):
     def __call__(self, img: torch.Tensor, randomize: bool = True, affine: torch.Tensor | None = None) -> torch.Tensor:
         if randomize:
             self.randomize()
-        if self._do_transform:
-            out = self.rotator(img, rotation=self.rotation_matrix(), affine=affine)
-        else:
-            out = _wrap(torch.as_tensor(img).clone(), img)
-            if _traceable(out):
-                self.rotator.push_transform(out, extra_info={"rotation": np.eye(3).tolist(), "center": [0.0, 0.0, 0.0]})
-        return out
+        rotation = self.rotation_matrix() if self._do_transform else torch.eye(3, dtype=torch.float64)
+        return self.rotator(img, rotation=rotation, affine=affine)
 
     def inverse(self, data: torch.Tensor) -> torch.Tensor:
-        xform = self.rotator.get_most_recent_transform(data, check=False)
-        if np.allclose(xform[TraceKeys.EXTRA_INFO]["rotation"], np.eye(3)):
-            self.rotator.pop_transform(data, check=False)
-            return data
         return self.rotator.inverse(data)
 
 

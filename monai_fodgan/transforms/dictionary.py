@@ -132,11 +132,7 @@ class RandSHRotated(RandomizableTransform, MapTransform, InvertibleTransform):
     def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key, rotator in self.key_iterator(d, self.rotators):
-            xform = rotator.get_most_recent_transform(d[key], check=False)
-            if np.allclose(xform[TraceKeys.EXTRA_INFO]["rotation"], np.eye(3)):
-                rotator.pop_transform(d[key], check=False)
-            else:
-                d[key] = rotator.inverse(d[key])
+            d[key] = rotator.inverse(d[key])
         return d
 
 
