@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from monai_fodgan.data.dwi_simulation import Responses, gradient_scheme, simulate_dwi
+from monai_fodgan.data.dwi_simulation import Responses, simulate_dwi
 from monai_fodgan.data.phantom import make_population, make_subject
 from monai_fodgan.io import load_fod
 from monai_fodgan.mrtrix import run_mrtrix

@@ -11,7 +11,7 @@ from monai.data import MetaTensor
 from monai.transforms import Invertd
 
 from monai_fodgan.data import crossing_fibre_image, oblique_affine
-from monai_fodgan.io import load_fod, save_fod
+from monai_fodgan.io import load_fod
 from monai_fodgan.mrtrix import run_mrtrix
 from monai_fodgan.transforms import CropBraind, ResampleToGrid, ResampleToGridd, hcp_paper_crop
 
