@@ -15,7 +15,7 @@ import torch
 from monai_fodgan.io import atomic_output
 from monai_fodgan.sh import fibonacci_sphere, sh_to_amplitudes
 
-__all__ = ["peak_colour_slice", "plot_fod_slices"]
+__all__ = ["peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices"]
 
 _PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -76,5 +76,53 @@ def plot_fod_slices(
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_coefficient_slices(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    coefficients: Sequence[int],
+    path: str | Path,
+    title: str = "",
+    planes: Sequence[str] = ("axial", "coronal", "sagittal"),
+) -> Path:
+    """Save a PNG grid of raw SH coefficient maps: one row per image, per plane one middle slice of each
+    chosen coefficient (MRtrix3 order; 0 is l = 0, shown in grey from 0; others in a diverging map).
+
+    Args:
+        images: (N, C, X, Y, Z) batch or a list of (C, X, Y, Z) images.
+        coefficients: channel indices to show.
+        path: output PNG (written atomically).
+        title: figure title.
+        planes: which planes to show.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    imgs = [torch.as_tensor(i).detach().float().cpu() for i in images]
+    ncol = len(planes) * len(coefficients)
+    fig, axes = plt.subplots(len(imgs), ncol, figsize=(1.8 * ncol, 1.9 * len(imgs) + 0.4), squeeze=False)
+    limits = {c: max(float(i[c].abs().max()) for i in imgs) or 1.0 for c in coefficients}
+    for row, img in enumerate(imgs):
+        for p, plane in enumerate(planes):
+            s = _slice(img, plane, None)
+            for k, c in enumerate(coefficients):
+                ax = axes[row, p * len(coefficients) + k]
+                lim = limits[c]
+                if c == 0:
+                    ax.imshow(s[c].numpy().T, origin="lower", cmap="gray", vmin=0, vmax=lim)
+                else:
+                    ax.imshow(s[c].numpy().T, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+                if row == 0:
+                    ax.set_title(f"{plane}, coeff {c}", fontsize=7)
+                ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=70, format="png")
     plt.close(fig)
     return Path(path)

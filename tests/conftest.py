@@ -57,3 +57,30 @@ def real_dwi_nifti(shared_data: Path, mrtrix: None, tmp_path_factory: pytest.Tem
     run_mrtrix("mrconvert", shared_data / "msmt_dwi.mif", paths["dwi"], "-export_grad_fsl", paths["bvec"], paths["bval"], "-force")
     run_mrtrix("mrconvert", shared_data / "msmt_mask.mif", paths["mask"], "-force")
     return paths
+
+
+TINY_SHAPE = (16, 16, 8)
+
+
+@pytest.fixture(scope="session")
+def tiny_fod_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared-cohort folder at 16 x 16 x 8 (6 training, 2 validation phantom subjects, ground-truth FODs):
+    ``fod/*.nii.gz``, ``datalist.json`` and ``sh_stats.json``, as ``monai-fodgan-prepare`` writes them."""
+    import json
+
+    from monai_fodgan.data.phantom import make_subject
+    from monai_fodgan.io import save_nifti
+    from monai_fodgan.transforms import SHNormalization
+
+    folder = tmp_path_factory.mktemp("tiny_dataset")
+    (folder / "fod").mkdir()
+    entries, images = [], []
+    for i in range(8):
+        subject = make_subject(i, shape=TINY_SHAPE, seed=7)
+        name = f"sub-{i + 1:04d}"
+        save_nifti(subject.fod.transpose(3, 0, 1, 2), subject.affine, folder / "fod" / f"{name}.nii.gz")
+        entries.append({"image": f"fod/{name}.nii.gz", "subject": name})
+        images.append(subject.fod.transpose(3, 0, 1, 2))
+    SHNormalization.from_images(images[:6]).save(folder / "sh_stats.json")
+    (folder / "datalist.json").write_text(json.dumps({"lmax": 6, "training": entries[:6], "validation": entries[6:]}))
+    return folder

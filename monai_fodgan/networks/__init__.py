@@ -1,0 +1,8 @@
+"""The alpha-WGAN's four networks (Vellmer et al. 2025, Tables 1-4) and their presets."""
+
+from monai_fodgan.networks.code_critic import CodeCritic
+from monai_fodgan.networks.critic import FODCritic, FODEncoder
+from monai_fodgan.networks.generator import FODGenerator
+from monai_fodgan.networks.presets import PRESETS, alpha_wgan_arguments, build_alpha_wgan
+
+__all__ = ["FODGenerator", "FODCritic", "FODEncoder", "CodeCritic", "PRESETS", "alpha_wgan_arguments", "build_alpha_wgan"]
