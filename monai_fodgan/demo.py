@@ -1,77 +1,108 @@
 """The main job on built-in demo data: ``python -m monai_fodgan.demo --out DIR``.
 
-Runs what exists end to end, on 2 CPU cores in a few minutes:
+On 2 CPU cores in a few minutes, end to end:
 
 1. writes the phantom population (brain-like FODs and simulated multi-shell DWI in MNI space);
 2. prepares it like a real cohort (DWI -> FOD with MRtrix3 when installed, else DIPY; standard grid,
-   seeded split, normalisation statistics);
-3. applies the paper's rotation augmentation to a training subject and mirrors it;
-4. saves slice figures of ground truth, prepared FOD and augmented copies.
-
-(The generative model's training and sampling join this job when the bundle lands.)
+   seeded split, normalisation statistics), and shows the paper's rotation augmentation on one subject;
+3. trains the bundle's alpha-WGAN (demo preset) on it for a short run, continuing from the demo model shipped
+   in ``bundle/models/`` (training one from scratch takes hours on a CPU: ``scripts/train_demo_model.sh``);
+4. generates synthetic subjects with the bundle's inference config and saves slice figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from monai_fodgan.bundle_paths import source_bundle
 from monai_fodgan.data.phantom import make_population
+from monai_fodgan.engines.checkpoint import load_checkpoint
 from monai_fodgan.io import load_fod, save_fod
 from monai_fodgan.prepare import PrepareConfig, prepare_cohort, scan_bids
 from monai_fodgan.transforms import SHFlip, paper_rotation
 from monai_fodgan.visualize import plot_fod_slices
 
 
+def _bundle(run_id: str, configs: list[Path], **overrides: object) -> None:
+    """Run the bundle through MONAI's own CLI, as a user would; stop the demo if it fails."""
+    files = "[" + ",".join(f"'{c}'" for c in configs) + "]"
+    cmd = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", files]
+    for key, value in overrides.items():
+        cmd += [f"--{key}", str(value)]
+    print("  $ python " + " ".join(shlex.quote(c) for c in cmd[1:]), flush=True)
+    result = subprocess.run(cmd)
+    if result.returncode != 0:
+        raise SystemExit(f"the bundle's {run_id} run failed (exit {result.returncode}); see its output above.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
     parser.add_argument("--subjects", type=int, default=16, help="phantom subjects")
-    parser.add_argument("--shape", type=int, nargs=3, default=(32, 32, 16), help="grid")
     parser.add_argument("--backend", choices=["auto", "mrtrix", "dipy"], default="auto")
+    parser.add_argument("--iterations", type=int, default=20, help="training iterations on top of the shipped model")
+    parser.add_argument("--samples", type=int, default=8, help="synthetic subjects to generate")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    out = args.out
+    out = args.out.resolve()
+    bundle = source_bundle()
+    configs = bundle / "configs"
+    shipped = bundle / "models" / "demo_checkpoint.pt"
+    if not shipped.is_file():
+        raise SystemExit(f"{shipped}: the shipped demo model is missing; recreate it with scripts/train_demo_model.sh.")
+    shape = load_checkpoint(shipped)["grid"]["spatial_shape"]
 
-    phantom = make_population(out / "phantom", n=args.subjects, shape=args.shape, seed=args.seed)
+    phantom = make_population(out / "phantom", n=args.subjects, shape=shape, seed=args.seed)
     print(f"[1/4] phantom population: {args.subjects} subjects in {phantom} ({time.perf_counter() - start:.0f} s)")
 
-    cfg = PrepareConfig(out=out / "dataset", backend=args.backend, shape=tuple(args.shape), n_val=0.25,
-                        seed=args.seed, jobs=args.jobs)
+    cfg = PrepareConfig(out=out / "dataset", backend=args.backend, shape=tuple(shape), n_val=0.25, seed=args.seed, jobs=args.jobs)
     summary = prepare_cohort(scan_bids(phantom), cfg, progress=False)
     if summary["failed"]:
         print(json.dumps(summary["failed"], indent=2))
         return 1
     backend = json.loads((cfg.out / "native" / "sub-0001.json").read_text())["backend"]
-    print(f"[2/4] prepared with {backend}: {summary['training']} training, {summary['validation']} validation "
-          f"subjects in {cfg.out} ({time.perf_counter() - start:.0f} s)")
-
     datalist = json.loads((cfg.out / "datalist.json").read_text())
     first = datalist["training"][0]
     image = load_fod(cfg.out / first["image"])
-    augmented = []
-    for copy, three_axes in enumerate((False, False, False, True), start=1):
-        aug = paper_rotation("image", three_axes=three_axes).set_random_state(seed=args.seed + copy)
-        rotated = aug({"image": image})["image"]
-        save_fod(rotated, out / "augmented" / f"{first['subject']}_rot{copy}.nii.gz")
-        augmented.append((rotated, np.round(np.rad2deg(aug.rand_rotate.angles), 2).tolist()))
+    aug = paper_rotation("image", three_axes=True).set_random_state(seed=args.seed)
+    rotated = aug({"image": image})["image"]
+    save_fod(rotated, out / "augmented" / f"{first['subject']}_rot.nii.gz")
     mirrored = SHFlip(0)(image)
     save_fod(mirrored, out / "augmented" / f"{first['subject']}_mirrored.nii.gz")
-    print(f"[3/4] paper augmentation of {first['subject']}: angles (deg) {[a for _, a in augmented]}, "
-          f"and a left-right mirror, in {out / 'augmented'}")
-
     truth = load_fod(phantom / "derivatives" / "phantom" / first["subject"] / f"{first['subject']}_fod.nii.gz")
-    figure = plot_fod_slices([truth, image, augmented[-1][0], mirrored],
-                             ["ground truth", f"prepared ({backend})", "three-axis rotation", "mirrored"],
-                             out / "demo_slices.png")
-    print(f"[4/4] figure: {figure}")
-    print(f"demo finished in {time.perf_counter() - start:.1f} s; outputs in {out.resolve()}")
+    plot_fod_slices([truth, image, rotated, mirrored], ["ground truth", f"prepared ({backend})", "rotated (paper)", "mirrored"],
+                    out / "prepared_slices.png")
+    print(f"[2/4] prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
+          f"in {cfg.out}; augmentation of {first['subject']} in {out / 'augmented'} ({time.perf_counter() - start:.0f} s)")
+
+    done = int(load_checkpoint(shipped)["trainer"]["iteration"])
+    training = out / "training"
+    print(f"[3/4] training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
+    _bundle("training", [configs / "train.json", configs / "demo.json"], dataset_dir=cfg.out, output_dir=training,
+            checkpoint_file=training / "model.pt", init_checkpoint=shipped, max_iterations=done + args.iterations)
+    print(f"      model: {training / 'model.pt'}; losses: {training / 'losses.jsonl'}; samples: {training / 'samples'} "
+          f"({time.perf_counter() - start:.0f} s)")
+
+    synthetic = out / "synthetic"
+    _bundle("inference", [configs / "inference.json", configs / "demo.json"], checkpoint_file=training / "model.pt",
+            output_dir=synthetic, num_samples=args.samples, seed=args.seed)
+    names = [f"sub-synth{k + 1:04d}" for k in range(min(args.samples, 3))]
+    images = [load_fod(synthetic / f"{n}.nii.gz") for n in names]
+    figure = plot_fod_slices([image, *images], [f"real {first['subject']}", *names], out / "synthetic_slices.png")
+    mean_l0 = float(np.mean([img[0].abs().mean() for img in images]))
+    print(f"[4/4] {args.samples} synthetic subjects in {synthetic} (mean |l=0| {mean_l0:.3f}, real "
+          f"{float(image[0].abs().mean()):.3f}); figure: {figure}")
+    print(f"demo finished in {time.perf_counter() - start:.1f} s. Synthetic subjects: {synthetic}")
     return 0
 
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 #: network attribute of the trainer -> checkpoint key ("model" is the generator, the MONAI convention)
 NETWORKS = {"generator": "model", "critic": "critic", "encoder": "encoder", "code_critic": "code_critic"}
 OPTIMIZERS = ("g_optimizer", "d_optimizer", "e_optimizer", "cd_optimizer")
-_PATTERN = re.compile(r"checkpoint_(\d+)\.pt$")
+_PATTERN = re.compile(r"checkpoint_(\d+)\.pt$")  # matched from the start: skips hidden temporary files
 
 
 def _module(net: nn.Module) -> nn.Module:
@@ -192,11 +192,14 @@ class AlphaWGANCheckpoint:
         """Checkpoints in ``ckpt_dir``, oldest first."""
         if not self.ckpt_dir.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in self.ckpt_dir.iterdir() if (m := _PATTERN.search(p.name))]
+        found = [(int(m.group(1)), p) for p in self.ckpt_dir.iterdir() if (m := _PATTERN.match(p.name))]
         return [p for _, p in sorted(found)]
 
     def load_latest(self, engine: Engine) -> None:
         """At start: continue from the newest checkpoint in ``ckpt_dir``, else from ``init_checkpoint``."""
+        if self.rank == 0 and self.ckpt_dir.is_dir():  # temporaries of a run killed while writing
+            for stale in self.ckpt_dir.glob(".checkpoint_*"):
+                stale.unlink(missing_ok=True)
         found = self.checkpoints() if self.resume else []
         path = found[-1] if found else self.init_checkpoint
         if path is None:

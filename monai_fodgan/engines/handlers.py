@@ -15,7 +15,7 @@ from ignite.engine import Engine, Events
 
 from monai_fodgan.transforms.normalize import SHNormalization
 
-__all__ = ["NonFiniteLossError", "NaNGuard", "LossLogger", "TensorBoardLosses", "SampleSlices"]
+__all__ = ["scalars", "NonFiniteLossError", "NaNGuard", "LossLogger", "TensorBoardLosses", "SampleSlices"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,10 @@ class NonFiniteLossError(FloatingPointError):
     """A loss or critic value became NaN or infinite; the message names it."""
 
 
-def _scalars(output: Any) -> dict[str, float]:
+def scalars(output: Any) -> dict[str, float]:
+    """The scalar values of a trainer output (a dict, or MONAI's one-element list of a dict)."""
+    if isinstance(output, (list, tuple)) and len(output) == 1:
+        output = output[0]
     if not isinstance(output, dict):
         return {}
     return {k: float(v) for k, v in output.items() if isinstance(v, (torch.Tensor, float, int)) and
@@ -42,7 +45,7 @@ class NaNGuard:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        values = _scalars(engine.state.output)
+        values = scalars(engine.state.output)
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             terms = ", ".join(f"{k} = {v}" for k, v in bad.items())
@@ -68,7 +71,7 @@ class LossLogger:
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.interval), self)
 
     def __call__(self, engine: Engine) -> None:
-        values = _scalars(engine.state.output)
+        values = scalars(engine.state.output)
         text = " ".join(f"{k} {v:.5g}" for k, v in values.items() if k != "loss")
         self.logger.info("iteration %d/%s: %s", engine.state.iteration, getattr(engine, "max_iterations", None), text)
         if self.file is not None:
@@ -96,7 +99,7 @@ class TensorBoardLosses:
         engine.add_event_handler(Events.COMPLETED, lambda _: self.writer.flush())
 
     def __call__(self, engine: Engine) -> None:
-        for k, v in _scalars(engine.state.output).items():
+        for k, v in scalars(engine.state.output).items():
             self.writer.add_scalar(f"train/{k}", v, engine.state.iteration)
 
 
@@ -115,12 +118,12 @@ class SampleSlices:
         coefficients: SH channels shown (MRtrix3 order; 0 is l = 0).
         seed: seed of the fixed codes.
         train_mode_bn: sample with BatchNorm in training mode (the published code) instead of eval mode.
-        tensorboard: a :class:`TensorBoardLosses` whose writer also receives the image.
+        tensorboard_dir: also write the image to TensorBoard there (e.g. beside :class:`TensorBoardLosses`).
     """
 
     def __init__(self, generator: torch.nn.Module, out_dir: str | Path, normalization: SHNormalization | str | None = None,
                  interval: int = 100, n: int = 2, coefficients: tuple[int, ...] = (0, 3, 10), seed: int = 1234,
-                 train_mode_bn: bool = False, tensorboard: TensorBoardLosses | None = None) -> None:
+                 train_mode_bn: bool = False, tensorboard_dir: str | Path | None = None) -> None:
         self.generator = generator
         self.out_dir = Path(out_dir)
         if normalization is not None and not isinstance(normalization, SHNormalization):
@@ -128,13 +131,18 @@ class SampleSlices:
         self.normalization = normalization
         self.interval, self.n, self.coefficients, self.seed = int(interval), int(n), tuple(coefficients), int(seed)
         self.train_mode_bn = train_mode_bn
-        self.tensorboard = tensorboard
+        self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else None
+        self.writer = None
         self.last: Path | None = None
 
     def attach(self, engine: Engine) -> None:
         dist = torch.distributed
         if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
             return
+        if self.tensorboard_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.tensorboard_dir))
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.interval), self)
         engine.add_event_handler(Events.COMPLETED, self)
 
@@ -151,8 +159,9 @@ class SampleSlices:
         plot_coefficient_slices(images.cpu(), self.coefficients, path,
                                 title=f"iteration {engine.state.iteration}: {self.n} samples")
         self.last = path
-        if self.tensorboard is not None and self.tensorboard.writer is not None:
+        if self.writer is not None:
             import matplotlib.image as mpimg
 
             rgb = np.asarray(mpimg.imread(path))[..., :3]
-            self.tensorboard.writer.add_image("samples", rgb, engine.state.iteration, dataformats="HWC")
+            self.writer.add_image("samples", rgb, engine.state.iteration, dataformats="HWC")
+            self.writer.flush()

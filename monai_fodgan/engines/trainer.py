@@ -215,7 +215,10 @@ class AlphaWGANTrainer(Trainer):
         scaler = self.scalers[key]
         return float(scaler.get_scale()) if scaler.is_enabled() else None
 
-    def _iteration(self, engine: AlphaWGANTrainer, batchdata: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def _iteration(self, engine: AlphaWGANTrainer, batchdata: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+        """One paper iteration; returns ``[outputs]``: one dict of detached scalars (:data:`LOSS_KEYS`) in a list,
+        MONAI's decollated form, so ``monai.handlers.from_engine(["loss"], first=True)`` (used by MONAI's stats
+        and MLflow handlers) reads the generator/encoder loss."""
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
         images = batchdata[self.image_key] if isinstance(batchdata, dict) else batchdata
@@ -268,7 +271,7 @@ class AlphaWGANTrainer(Trainer):
         out.update(loss_cd=loss_cd, cd_e=cd_e, cd_r=cd_r, gp_cd=gp_cd)
 
         out["loss"] = out["loss_ge"]
-        return {k: v.detach() for k, v in out.items()}
+        return [{k: v.detach() for k, v in out.items()}]
 
 
 def _unwrap(net: nn.Module) -> nn.Module:

@@ -15,6 +15,7 @@ from monai.utils import set_determinism
 
 from monai_fodgan.data import FODStreamDataset, StreamSampler
 from monai_fodgan.engines import AlphaWGANCheckpoint, AlphaWGANTrainer, NaNGuard, NonFiniteLossError
+from monai_fodgan.engines.handlers import scalars
 from monai_fodgan.networks import build_alpha_wgan
 from monai_fodgan.transforms import LoadFODd, NormalizeSHd, SHNormalization
 from tests.conftest import TINY_SHAPE
@@ -49,7 +50,8 @@ def test_one_iteration_follows_the_paper_schedule(tiny_fod_dataset: Path) -> Non
     assert _adam_steps(trainer.e_optimizer) == 1
     assert _adam_steps(trainer.d_optimizer) == 4
     assert _adam_steps(trainer.cd_optimizer) == 1
-    out = trainer.state.output
+    assert isinstance(trainer.state.output, list)  # MONAI's decollated form: from_engine(["loss"], first=True) works
+    out = trainer.state.output[0]
     assert set(out) >= {"loss_ge", "recon_l1", "loss_d", "d_real", "d_syn", "d_dec", "gp_d", "loss_cd", "gp_cd", "wasserstein"}
     assert out["loss_d"].item() == pytest.approx(
         (out["d_dec"] + out["d_syn"] - 2 * out["d_real"] + 10 * out["gp_d"]).item(), rel=1e-5)
@@ -71,7 +73,7 @@ def test_reconstruction_goes_through_the_encoder(tiny_fod_dataset: Path) -> None
 def test_losses_move_the_right_way(tiny_fod_dataset: Path) -> None:
     history: list[dict[str, float]] = []
     trainer = make_trainer(tiny_fod_dataset, iterations=30, lr=5e-4)
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: history.append({k: float(v) for k, v in e.state.output.items()}))
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: history.append(scalars(e.state.output)))
     trainer.run()
     first = sum(h["recon_l1"] for h in history[:3]) / 3
     last = sum(h["recon_l1"] for h in history[-3:]) / 3
@@ -83,7 +85,7 @@ def test_losses_move_the_right_way(tiny_fod_dataset: Path) -> None:
 def test_bf16_autocast_iterations_are_finite(tiny_fod_dataset: Path) -> None:
     trainer = make_trainer(tiny_fod_dataset, iterations=2, precision="bf16")
     trainer.run()
-    assert all(torch.isfinite(v) for v in trainer.state.output.values())
+    assert all(torch.isfinite(v) for v in trainer.state.output[0].values())
 
 
 def test_loader_batch_of_wrong_size_is_rejected(tiny_fod_dataset: Path) -> None:

@@ -89,3 +89,19 @@ def test_save_is_atomic_and_round_trips(tmp_path: Path) -> None:
         save_nifti(np.zeros((2, 2)), np.full((3, 3), np.nan), out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["b.nii.gz"]
+
+
+def test_atomic_output_gives_files_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    from monai_fodgan.io import atomic_output
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "x.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(umask)
+    mode = (tmp_path / "x.json").stat().st_mode & 0o777
+    # group and others can read what we write (mkstemp alone would leave 0600)
+    assert mode & 0o044 == 0o044
