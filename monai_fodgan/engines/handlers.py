@@ -117,20 +117,21 @@ class SampleSlices:
         n: samples per image.
         coefficients: SH channels shown (MRtrix3 order; 0 is l = 0).
         seed: seed of the fixed codes.
-        train_mode_bn: sample with BatchNorm in training mode (the published code) instead of eval mode.
+        bn: BatchNorm while sampling, see :func:`monai_fodgan.inference.sample_images` (default: standing statistics;
+            the trained statistics are restored afterwards, so training is not affected).
         tensorboard_dir: also write the image to TensorBoard there (e.g. beside :class:`TensorBoardLosses`).
     """
 
     def __init__(self, generator: torch.nn.Module, out_dir: str | Path, normalization: SHNormalization | str | None = None,
                  interval: int = 100, n: int = 2, coefficients: tuple[int, ...] = (0, 3, 10), seed: int = 1234,
-                 train_mode_bn: bool = False, tensorboard_dir: str | Path | None = None) -> None:
+                 bn: str = "standing", tensorboard_dir: str | Path | None = None) -> None:
         self.generator = generator
         self.out_dir = Path(out_dir)
         if normalization is not None and not isinstance(normalization, SHNormalization):
             normalization = SHNormalization.load(normalization)
         self.normalization = normalization
         self.interval, self.n, self.coefficients, self.seed = int(interval), int(n), tuple(coefficients), int(seed)
-        self.train_mode_bn = train_mode_bn
+        self.bn = bn
         self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else None
         self.writer = None
         self.last: Path | None = None
@@ -152,7 +153,7 @@ class SampleSlices:
         from monai_fodgan.visualize import plot_coefficient_slices
 
         net = getattr(self.generator, "module", self.generator)
-        images = sample_images(net, self.n, seed=self.seed, train_mode_bn=self.train_mode_bn, device=engine.state.device)
+        images = sample_images(net, self.n, seed=self.seed, bn=self.bn, device=engine.state.device)
         if self.normalization is not None:
             images = self.normalization.denormalize(images, channel_dim=1)
         path = self.out_dir / f"samples_{engine.state.iteration:08d}.png"

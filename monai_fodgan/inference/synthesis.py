@@ -22,7 +22,7 @@ from monai.inferers import Inferer, SimpleInferer
 from torch import nn
 from torch.utils.data import Dataset
 
-from monai_fodgan.inference.sampling import bn_mode, latent_codes
+from monai_fodgan.inference.sampling import BN_MODES, bn_mode, latent_codes, standing_statistics
 from monai_fodgan.io import atomic_output, save_fod
 from monai_fodgan.transforms.normalize import SHNormalization
 
@@ -93,18 +93,36 @@ class SynthesisEvaluator(Evaluator):
         network: the generator.
         encoder: the encoder (needed by ``reconstruct`` and ``interpolate``).
         inferer: how the generator is applied to codes (default ``SimpleInferer``).
-        train_mode_bn: sample with BatchNorm in training mode, as the published code did (then a sample depends
-            on the others in its batch); default eval mode.
+        bn: the generator's BatchNorm: ``"standing"`` (eval mode, statistics of prior samples computed once at the
+            start; the default), ``"running"`` (eval mode, training statistics) or ``"batch"`` (training mode, as the
+            published code sampled; a sample then depends on the others in its batch).
         val_handlers: handlers, e.g. :class:`SyntheticWriter`.
     """
 
     def __init__(self, device: str | torch.device, val_data_loader: Any, network: nn.Module,
-                 encoder: nn.Module | None = None, inferer: Inferer | None = None, train_mode_bn: bool = False,
+                 encoder: nn.Module | None = None, inferer: Inferer | None = None, bn: str = "standing",
                  val_handlers: Sequence | None = None, **kwargs: Any) -> None:
         super().__init__(device=device, val_data_loader=val_data_loader, val_handlers=val_handlers, **kwargs)
         self.network, self.encoder = network, encoder
         self.inferer = inferer if inferer is not None else SimpleInferer()
-        self.train_mode_bn = train_mode_bn
+        if bn not in BN_MODES:
+            raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}.")
+        self.bn = bn
+        self._standing: standing_statistics | None = None
+        self.add_event_handler(Events.STARTED, self._prepare_generator)
+        self.add_event_handler(Events.COMPLETED, self._restore_generator)
+
+    def _prepare_generator(self, engine: Engine) -> None:
+        if self.bn == "standing":  # once per run, so every batch is normalised alike
+            self._standing = standing_statistics(self.network)
+            self._standing.__enter__()
+        else:
+            self.network.train(self.bn == "batch")
+
+    def _restore_generator(self, engine: Engine) -> None:
+        if self._standing is not None:
+            self._standing.__exit__(None, None, None)
+            self._standing = None
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         if self.encoder is None:
@@ -121,8 +139,7 @@ class SynthesisEvaluator(Evaluator):
             z = (1 - t) * self._encode(batchdata["image_a"]) + t * self._encode(batchdata["image_b"])
         else:
             z = self._encode(batchdata["image"])
-        with bn_mode(self.network, self.train_mode_bn):
-            pred = self.inferer(z, self.network)
+        pred = self.inferer(z, self.network)
         return {"pred": pred.float(), "name": list(batchdata["name"])}
 
 
