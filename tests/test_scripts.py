@@ -28,16 +28,24 @@ def test_tutorial_runs_and_writes_figures(tutorial: Path, tmp_path: Path) -> Non
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
 
 
-def test_demo_writes_loadable_fods(tmp_path: Path) -> None:
+def test_demo_trains_from_the_shipped_model_and_generates(tmp_path: Path) -> None:
+    import torch
+
     from monai_fodgan.io import load_fod
 
-    stdout = _run(["-m", "monai_fodgan.demo", "--out", str(tmp_path / "demo"), "--subjects", "4"], cwd=tmp_path)
+    stdout = _run(["-m", "monai_fodgan.demo", "--out", str(tmp_path / "demo"), "--subjects", "4", "--iterations", "2",
+                   "--samples", "3"], cwd=tmp_path, timeout=900)
     assert "demo finished" in stdout
-    fods = sorted((tmp_path / "demo" / "augmented").glob("*.nii.gz"))
-    assert len(fods) == 5
-    for path in fods:
+    demo = tmp_path / "demo"
+    shipped = torch.load(REPO_ROOT / "bundle" / "models" / "demo_checkpoint.pt", weights_only=True)
+    trained = torch.load(demo / "training" / "model.pt", weights_only=True)
+    assert trained["trainer"]["iteration"] == shipped["trainer"]["iteration"] + 2  # continued, not restarted
+    synthetic = sorted((demo / "synthetic").glob("sub-synth*.nii.gz"))
+    assert [p.name for p in synthetic] == ["sub-synth0001.nii.gz", "sub-synth0002.nii.gz", "sub-synth0003.nii.gz"]
+    for path in synthetic + sorted((demo / "augmented").glob("*.nii.gz")):
         assert load_fod(path).shape == (28, 32, 32, 16)
-    assert (tmp_path / "demo" / "demo_slices.png").stat().st_size > 10_000
+    for figure in ("prepared_slices.png", "synthetic_slices.png"):
+        assert (demo / figure).stat().st_size > 10_000
 
 
 def test_benchmark_prints_ratio(tmp_path: Path) -> None:
@@ -45,3 +53,9 @@ def test_benchmark_prints_ratio(tmp_path: Path) -> None:
     assert "SHRotate  in memory" in stdout
     if "mrtransform not installed" not in stdout:
         assert "ratio mrtransform / SHRotate" in stdout
+
+
+def test_training_benchmark_prints_figures(tmp_path: Path) -> None:
+    stdout = _run([str(REPO_ROOT / "benchmarks" / "bench_training.py"), "--preset", "tiny", "--shape", "16", "16", "8",
+                   "--batch", "2", "--iterations", "1", "--warmup", "0", "--precisions", "fp32", "bf16"], cwd=tmp_path)
+    assert "fp32:" in stdout and "bf16:" in stdout and "ratio fp32 / bf16" in stdout
