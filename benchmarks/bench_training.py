@@ -66,7 +66,7 @@ def main() -> None:
     for precision in precisions:
         sec, peak = measure(args.preset, tuple(args.shape), args.batch, args.n_critic, precision, args.iterations, args.warmup, device)
         results[precision] = sec
-        print(f"{precision:5s}: {sec:.3f} s per iteration, peak memory {peak:.2f} GiB")
+        print(f"{precision}: {sec:.3f} s per iteration, peak memory {peak:.2f} GiB")
     for precision, sec in results.items():
         if precision != "fp32" and "fp32" in results:
             print(f"ratio fp32 / {precision}: {results['fp32'] / sec:.2f}")
