@@ -2,8 +2,10 @@
 MONAI extension (Vellmer et al., Communications Biology 2025).
 
 Layout: :mod:`monai_fodgan.sh` (SH basis and rotations), :mod:`monai_fodgan.transforms` (MONAI transforms),
-:mod:`monai_fodgan.io` (FOD files), :mod:`monai_fodgan.mrtrix` (MRtrix3 commands), :mod:`monai_fodgan.data`
-(synthetic FOD images).
+:mod:`monai_fodgan.io` (FOD files), :mod:`monai_fodgan.mrtrix` (MRtrix3 commands), :mod:`monai_fodgan.prepare`
+(DWI -> FOD cohorts), :mod:`monai_fodgan.data` (phantoms, the training sample stream),
+:mod:`monai_fodgan.networks` (G, D, E, CD), :mod:`monai_fodgan.engines` (trainer, checkpoints, monitoring),
+:mod:`monai_fodgan.inference` (sampling, loading bundles); the MONAI bundle is ``bundle/`` beside the package.
 """
 
 __version__ = "0.1.0"
