@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-demo_model_work}"
-ITERATIONS="${2:-2400}"
+ITERATIONS="${2:-3300}"
 bash scripts/setup_env.sh >/dev/null
 PY=.venv/bin/python
 $PY -m monai_fodgan.data.phantom --out "$WORK/phantom" --n 64 --shape 32 32 16 --seed 100
