@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     shipped = bundle / "models" / "demo_checkpoint.pt"
     if not shipped.is_file():
         raise SystemExit(f"{shipped}: the shipped demo model is missing; recreate it with scripts/train_demo_model.sh.")
-    shape = load_checkpoint(shipped)["grid"]["spatial_shape"]
+    shipped_state = load_checkpoint(shipped)
+    shape = shipped_state["grid"]["spatial_shape"]
+    done = int(shipped_state["trainer"]["iteration"])
+    del shipped_state
 
     phantom = make_population(out / "phantom", n=args.subjects, shape=shape, seed=args.seed)
     print(f"[1/4] phantom population: {args.subjects} subjects in {phantom} ({time.perf_counter() - start:.0f} s)")
@@ -85,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[2/4] prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
           f"in {cfg.out}; augmentation of {first['subject']} in {out / 'augmented'} ({time.perf_counter() - start:.0f} s)")
 
-    done = int(load_checkpoint(shipped)["trainer"]["iteration"])
     training = out / "training"
     print(f"[3/4] training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
     _bundle("training", [configs / "train.json", configs / "demo.json"], dataset_dir=cfg.out, output_dir=training,
