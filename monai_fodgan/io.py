@@ -8,6 +8,7 @@ in memory it is a channel-first MONAI ``MetaTensor`` (C, X, Y, Z) whose ``affine
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from monai.data import MetaTensor
 from monai_fodgan.mrtrix import run_mrtrix
 from monai_fodgan.validation import FODValidationError, check_fod_array
 
-__all__ = ["atomic_output", "load_fod", "save_fod", "save_nifti"]
+__all__ = ["atomic_output", "file_digest", "load_fod", "save_fod", "save_nifti"]
 
 
 _UMASK = os.umask(0)
@@ -46,6 +47,15 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's CONTENTS (hex), read in 4 MiB chunks: what re-runs compare to skip finished work."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -7,9 +7,11 @@ MRtrix3's own message, so the rest of the code never builds or debugs command li
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +36,8 @@ def mrtrix_version() -> str | None:
     return first[0].strip("= ").split()[-1] if first else "unknown"
 
 
-def run_mrtrix(command: str, *args: str | Path | float, nthreads: int | None = None, quiet: bool = True) -> subprocess.CompletedProcess:
+def run_mrtrix(command: str, *args: str | Path | float, nthreads: int | None = None, quiet: bool = True,
+               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run one MRtrix3 command, e.g. ``run_mrtrix("mrconvert", "in.mif", "out.nii", "-force")``.
 
     Args:
@@ -42,6 +45,7 @@ def run_mrtrix(command: str, *args: str | Path | float, nthreads: int | None = N
         args: its arguments (paths and numbers are converted to strings).
         nthreads: value of MRtrix3's ``-nthreads`` option (None: MRtrix3's default).
         quiet: add ``-quiet``.
+        env: extra environment variables (e.g. ``MRTRIX_RNG_SEED`` for reproducible tractography).
 
     Returns:
         the completed process (stdout and stderr captured as text).
@@ -58,7 +62,7 @@ def run_mrtrix(command: str, *args: str | Path | float, nthreads: int | None = N
         cmd.append("-quiet")
     if nthreads is not None:
         cmd += ["-nthreads", str(nthreads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=None if env is None else {**os.environ, **env})
     if proc.returncode != 0:
         raise MRtrixError(
             f"MRtrix3 command failed (exit {proc.returncode}):\n  {shlex.join(cmd)}\n{proc.stderr.strip()}"

@@ -39,7 +39,7 @@ from monai_fodgan.io import atomic_output, save_nifti
 from monai_fodgan.prepare.gradients import world_to_fsl
 from monai_fodgan.prepare.standardise import box_grid_affine
 
-__all__ = ["BUNDLES", "PhantomSubject", "make_subject", "make_population", "mni_box", "load_mni_tissue", "load_aal"]
+__all__ = ["BUNDLES", "PhantomSubject", "make_subject", "make_population", "template_afd", "mni_box", "load_mni_tissue", "load_aal"]
 
 #: Bundle centrelines in MNI millimetres (x right, y anterior, z superior): name -> control points.
 #: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases.
@@ -215,6 +215,16 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
     fod[~mask] = 0
     return PhantomSubject(fod.astype(np.float32), wm.astype(np.float32), gm.astype(np.float32), csf.astype(np.float32),
                           mask, bundle_masks, names, aal.astype(np.int16), affine, params)
+
+
+def template_afd(voxel_mm: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """The population's AFD template in MNI space: (AFD (X, Y, Z) float32, affine) of the subject with no
+    inter-subject variation, on a ``voxel_mm`` grid over :func:`mni_box`. It is to this population what an
+    MNI-space FOD template (e.g. one built with MRtrix3's ``population_template``) is to a real cohort."""
+    box = mni_box()
+    shape = tuple(int(round(e / voxel_mm)) for e in box[1] - box[0])
+    subject = make_subject(0, shape, seed=0, variation=0.0)
+    return (subject.fod[..., 0] * np.sqrt(4 * np.pi)).astype(np.float32), subject.affine
 
 
 def make_population(out: str | Path, n: int = 12, shape: Sequence[int] = (32, 32, 16), seed: int = 0,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_fodgan.io import atomic_output, load_fod, save_nifti
+from monai_fodgan.io import atomic_output, file_digest, load_fod, save_nifti
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
 from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
@@ -78,22 +78,14 @@ class PrepareConfig:
         n_coeffs(self.lmax)
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def input_hash(item: DWIInput, backend: str, cfg: PrepareConfig) -> str:
     """Hash of a subject's input CONTENTS and the parameters that shape its native FOD."""
     h = hashlib.sha256()
     for role in ("dwi", "bval", "bvec", "mask", "fod"):
         path = getattr(item, role)
-        h.update(f"{role}:{_file_digest(Path(path)) if path else '-'};".encode())
+        h.update(f"{role}:{file_digest(Path(path)) if path else '-'};".encode())
     for r in cfg.responses or ():
-        h.update(_file_digest(Path(r)).encode())
+        h.update(file_digest(Path(r)).encode())
     h.update(json.dumps({"backend": backend, "lmax": cfg.lmax}).encode())
     return h.hexdigest()
 
