@@ -1,8 +1,8 @@
 """Shared fixtures: the real MRtrix3 test data (read in place from ../shared/data) and MRtrix3 itself.
 
 Tests that need them skip with a reason when they are absent, except where the environment variable
-MONAI_FODGAN_REQUIRE_MRTRIX=1 is set (CI sets it): there a missing MRtrix3 or missing data fails the test,
-so the comparisons against MRtrix3 can never silently stop running.
+MONAI_FODGAN_REQUIRE_MRTRIX=1 is set (CI sets it): there a missing MRtrix3, missing data or (for the report
+test) missing Chromium fails the test, so the comparisons against MRtrix3 can never silently stop running.
 """
 
 from __future__ import annotations
@@ -84,3 +84,33 @@ def tiny_fod_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     SHNormalization.from_images(images[:6]).save(folder / "sh_stats.json")
     (folder / "datalist.json").write_text(json.dumps({"lmax": 6, "training": entries[:6], "validation": entries[6:]}))
     return folder
+
+
+EVAL_SHAPE = (32, 32, 16)
+
+
+@pytest.fixture(scope="session")
+def eval_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small evaluation sets with known answers: the reference set is two phantom subjects (true FODs,
+    32 x 32 x 16, in MNI space with known AAL labels and bundles), the training set two others, and the synthetic
+    set COPIES of the two reference subjects (same names) plus a copy of one training subject ("sub-copy"): matching
+    synthetic-reference pairs are identical, and sub-copy is a memorised training subject."""
+    import shutil
+
+    from monai_fodgan.data.phantom import make_population
+
+    root = tmp_path_factory.mktemp("eval_sets")
+    phantom = make_population(root / "phantom", n=4, shape=EVAL_SHAPE, seed=5, dwi=False)
+    truth = {k: phantom / "derivatives" / "phantom" / f"sub-{k:04d}" / f"sub-{k:04d}_fod.nii.gz" for k in range(1, 5)}
+    folders = {name: root / name for name in ("reference", "training", "synthetic")}
+    for folder in folders.values():
+        folder.mkdir()
+    for k in (1, 2):
+        shutil.copy(truth[k], folders["reference"] / f"sub-{k:04d}.nii.gz")
+        shutil.copy(truth[k], folders["synthetic"] / f"sub-{k:04d}.nii.gz")
+    for k in (3, 4):
+        shutil.copy(truth[k], folders["training"] / f"sub-{k:04d}.nii.gz")
+    shutil.copy(truth[3], folders["synthetic"] / "sub-copy.nii.gz")
+    return {"phantom": phantom, **folders}
+
+

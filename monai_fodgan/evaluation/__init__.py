@@ -1,0 +1,14 @@
+"""Validation of synthetic FODs as the paper did it (tractography, AAL connectomes, tracts) and generative metrics.
+
+Entry points: :func:`run_evaluation` with an :class:`EvaluationConfig` (or ``python -m monai_fodgan.evaluate``,
+or the bundle's ``evaluate`` run). Modules, one job each: ``subjects`` (the sets), ``atlas`` and ``registration``
+(AAL and tract regions in subject space), ``tractography/`` (MRtrix3 and DIPY backends), ``streamlines``,
+``connectome``, ``network`` (global efficiency, Mantel, Mann-Whitney), ``tracts`` (masks, Dice, volumes,
+profiles), ``fod_statistics`` and ``distances`` (voxel-level statistics), ``generative`` (MS-SSIM, MMD,
+memorisation, Frechet), ``per_subject`` and ``comparison`` (the two stages), ``figures``, ``report``, ``cache``.
+"""
+
+from monai_fodgan.evaluation.config import EvaluationConfig
+from monai_fodgan.evaluation.pipeline import run_evaluation
+
+__all__ = ["EvaluationConfig", "run_evaluation"]
