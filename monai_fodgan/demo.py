@@ -7,7 +7,10 @@ On 2 CPU cores in a few minutes, end to end:
    seeded split, normalisation statistics), and shows the paper's rotation augmentation on one subject;
 3. trains the bundle's alpha-WGAN (demo preset) on it for a short run, continuing from the demo model shipped
    in ``bundle/models/`` (training one from scratch takes hours on a CPU: ``scripts/train_demo_model.sh``);
-4. generates synthetic subjects with the bundle's inference config and saves slice figures.
+4. generates synthetic subjects with the bundle's inference config and saves slice figures;
+5. evaluates them against the validation subjects with the bundle's evaluate config (registration of the phantom's
+   AFD template, tractography with MRtrix3 when installed, else DIPY, connectomes, tracts, generative metrics)
+   and writes ``evaluation/report.html``. The phantom's ground truth is compared too.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=20, help="training iterations on top of the shipped model")
     parser.add_argument("--samples", type=int, default=8, help="synthetic subjects to generate")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--eval-streamlines", type=int, default=5000,
+                        help="whole-brain streamlines per subject in the evaluation (the paper: 5,000,000)")
+    parser.add_argument("--eval-tract-streamlines", type=int, default=200,
+                        help="streamlines per tract in the evaluation (the bundle's default: 2000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     del shipped_state
 
     phantom = make_population(out / "phantom", n=args.subjects, shape=shape, seed=args.seed)
-    print(f"[1/4] phantom population: {args.subjects} subjects in {phantom} ({time.perf_counter() - start:.0f} s)")
+    print(f"[1/5] phantom population: {args.subjects} subjects in {phantom} ({time.perf_counter() - start:.0f} s)")
 
     cfg = PrepareConfig(out=out / "dataset", backend=args.backend, shape=tuple(shape), n_val=0.25, seed=args.seed, jobs=args.jobs)
     summary = prepare_cohort(scan_bids(phantom), cfg, progress=False)
@@ -85,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     truth = load_fod(phantom / "derivatives" / "phantom" / first["subject"] / f"{first['subject']}_fod.nii.gz")
     plot_fod_slices([truth, image, rotated, mirrored], ["ground truth", f"prepared ({backend})", "rotated (paper)", "mirrored"],
                     out / "prepared_slices.png")
-    print(f"[2/4] prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
+    print(f"[2/5] prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
           f"in {cfg.out}; augmentation of {first['subject']} in {out / 'augmented'} ({time.perf_counter() - start:.0f} s)")
 
     training = out / "training"
-    print(f"[3/4] training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
+    print(f"[3/5] training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
     _bundle("training", [configs / "train.json", configs / "demo.json"], dataset_dir=cfg.out, output_dir=training,
             checkpoint_file=training / "model.pt", init_checkpoint=shipped, max_iterations=done + args.iterations)
     print(f"      model: {training / 'model.pt'}; losses: {training / 'losses.jsonl'}; samples: {training / 'samples'} "
@@ -102,10 +109,33 @@ def main(argv: list[str] | None = None) -> int:
     images = [load_fod(synthetic / f"{n}.nii.gz") for n in names]
     figure = plot_fod_slices([image, *images], [f"real {first['subject']}", *names], out / "synthetic_slices.png")
     mean_l0 = float(np.mean([img[0].abs().mean() for img in images]))
-    print(f"[4/4] {args.samples} synthetic subjects in {synthetic} (mean |l=0| {mean_l0:.3f}, real "
-          f"{float(image[0].abs().mean()):.3f}); figure: {figure}")
+    print(f"[4/5] {args.samples} synthetic subjects in {synthetic} (mean |l=0| {mean_l0:.3f}, real "
+          f"{float(image[0].abs().mean()):.3f}); figure: {figure} ({time.perf_counter() - start:.0f} s)")
+
+    evaluation = out / "evaluation"
+    print(f"[5/5] evaluating them against the {summary['validation']} validation subjects:")
+    _bundle("evaluate", [configs / "evaluate.json"], dataset_dir=cfg.out, synthetic_dir=synthetic, output_dir=evaluation,
+            streamlines=args.eval_streamlines, tract_streamlines=args.eval_tract_streamlines, tract_seeds=20,
+            template="phantom", truth=phantom, jobs=args.jobs, seed=args.seed)
+    _print_key_numbers(json.loads((evaluation / "metrics.json").read_text()))
     print(f"demo finished in {time.perf_counter() - start:.1f} s. Synthetic subjects: {synthetic}")
+    print(f"Evaluation report: {evaluation / 'report.html'} (numbers: {evaluation / 'metrics.json'})")
     return 0
+
+
+def _print_key_numbers(metrics: dict) -> None:
+    """A few of the report's numbers, synthetic against validation."""
+    def mean(stats: dict) -> str:
+        return "n/a" if stats.get("mean") is None else f"{stats['mean']:.3g}"
+
+    for backend, c in metrics["connectomes"].items():
+        eff = c["global_efficiency"]
+        print(f"      global efficiency ({backend}): synthetic {mean(eff['synthetic'])}, validation {mean(eff['reference'])}")
+        probabilistic = metrics["tracts"][backend].get("probabilistic", {})
+        if "volume_ratio" in probabilistic:
+            print(f"      tract volume synthetic / validation ({backend}, probabilistic): {mean(probabilistic['volume_ratio'])}")
+    ms = metrics["generative"]["ms_ssim"]
+    print(f"      MS-SSIM within synthetic {mean(ms['synthetic'])}, within validation {mean(ms['reference'])}")
 
 
 if __name__ == "__main__":

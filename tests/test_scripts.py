@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,8 +35,8 @@ def test_demo_trains_from_the_shipped_model_and_generates(tmp_path: Path) -> Non
     from monai_fodgan.io import load_fod
 
     stdout = _run(["-m", "monai_fodgan.demo", "--out", str(tmp_path / "demo"), "--subjects", "4", "--iterations", "2",
-                   "--samples", "3"], cwd=tmp_path, timeout=900)
-    assert "demo finished" in stdout
+                   "--samples", "3", "--eval-streamlines", "1000", "--eval-tract-streamlines", "50"], cwd=tmp_path, timeout=900)
+    assert "demo finished" in stdout and f"Evaluation report: {tmp_path / 'demo' / 'evaluation' / 'report.html'}" in stdout
     demo = tmp_path / "demo"
     shipped = torch.load(REPO_ROOT / "bundle" / "models" / "demo_checkpoint.pt", weights_only=True)
     trained = torch.load(demo / "training" / "model.pt", weights_only=True)
@@ -46,6 +47,12 @@ def test_demo_trains_from_the_shipped_model_and_generates(tmp_path: Path) -> Non
         assert load_fod(path).shape == (28, 32, 32, 16)
     for figure in ("prepared_slices.png", "synthetic_slices.png"):
         assert (demo / figure).stat().st_size > 10_000
+    # the evaluation of the generated subjects against the validation subject, computed from them
+    metrics = json.loads((demo / "evaluation" / "metrics.json").read_text())
+    assert metrics["sets"]["synthetic"] == ["sub-synth0001", "sub-synth0002", "sub-synth0003"]
+    assert len(metrics["sets"]["reference"]) == 1 and not metrics["failed"]
+    assert len(metrics["fod"]["squared_differences"]["synthetic"]["values"]) == 3
+    assert (demo / "evaluation" / "report.html").stat().st_size > 100_000
 
 
 def test_benchmark_prints_ratio(tmp_path: Path) -> None:
