@@ -15,7 +15,7 @@ import torch
 from monai_fodgan.io import atomic_output
 from monai_fodgan.sh import fibonacci_sphere, sh_to_amplitudes
 
-__all__ = ["peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices"]
+__all__ = ["peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices", "slice_aspect", "voxel_sizes"]
 
 _PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -24,6 +24,28 @@ def _slice(img: torch.Tensor, plane: str, index: int | None) -> torch.Tensor:
     axis = _PLANES[plane]
     idx = img.shape[axis + 1] // 2 if index is None else index
     return img.select(axis + 1, idx)  # (C, a, b)
+
+
+def voxel_sizes(img: object, voxel_size: Sequence[float] | None = None) -> tuple[float, float, float]:
+    """Voxel edge lengths (mm) of an image: ``voxel_size`` if given, else the column norms of a MetaTensor's
+    affine, else 1 mm (a plain array carries no geometry)."""
+    if voxel_size is not None:
+        sizes = tuple(float(v) for v in voxel_size)
+        if len(sizes) != 3 or min(sizes) <= 0:
+            raise ValueError(f"voxel_size must be three positive lengths in mm, got {voxel_size!r}.")
+        return sizes  # type: ignore[return-value]
+    affine = getattr(img, "affine", None)
+    if affine is None:
+        return (1.0, 1.0, 1.0)
+    a = np.asarray(torch.as_tensor(affine).detach().cpu(), dtype=np.float64)
+    return tuple(float(v) for v in np.linalg.norm(a[:3, :3], axis=0))  # type: ignore[return-value]
+
+
+def slice_aspect(plane: str, sizes: Sequence[float]) -> float:
+    """``imshow`` aspect (pixel height / width) of a transposed middle slice, so that it is drawn in mm:
+    rows run along the plane's second in-plane axis, columns along its first."""
+    a, b = (k for k in range(3) if k != _PLANES[plane])
+    return float(sizes[b]) / float(sizes[a])
 
 
 def peak_colour_slice(coeffs_2d: torch.Tensor, n_directions: int = 400) -> np.ndarray:
@@ -46,14 +68,17 @@ def plot_fod_slices(
     titles: Sequence[str],
     path: str | Path,
     planes: Sequence[str] = ("axial", "coronal", "sagittal"),
+    voxel_size: Sequence[float] | None = None,
 ) -> Path:
-    """Save a PNG grid: one row per image; per plane the l = 0 map and the DEC peak map (middle slices).
+    """Save a PNG grid: one row per image; per plane the l = 0 map and the DEC peak map (middle slices),
+    drawn in mm (anisotropic voxels are not squashed into squares).
 
     Args:
         images: channel-first FOD images (C, X, Y, Z).
         titles: one title per image.
         path: output PNG (written atomically).
         planes: which planes to show.
+        voxel_size: voxel edge lengths in mm for every image; by default each MetaTensor's affine, else 1 mm.
     """
     import matplotlib
 
@@ -64,12 +89,14 @@ def plot_fod_slices(
     vmax = max(float(torch.as_tensor(img)[0].max()) for img in images)
     for row, (img, title) in enumerate(zip(images, titles)):
         t = torch.as_tensor(img)
+        sizes = voxel_sizes(img, voxel_size)
         for col, plane in enumerate(planes):
             s = _slice(t, plane, None)
+            aspect = slice_aspect(plane, sizes)
             ax0, ax1 = axes[row, 2 * col], axes[row, 2 * col + 1]
-            ax0.imshow(s[0].cpu().numpy().T, origin="lower", cmap="gray", vmin=0, vmax=vmax)
+            ax0.imshow(s[0].cpu().numpy().T, origin="lower", cmap="gray", vmin=0, vmax=vmax, aspect=aspect)
             ax0.set_title(f"{title}\n{plane}, l=0", fontsize=8)
-            ax1.imshow(np.transpose(peak_colour_slice(s), (1, 0, 2)), origin="lower")
+            ax1.imshow(np.transpose(peak_colour_slice(s), (1, 0, 2)), origin="lower", aspect=aspect)
             ax1.set_title(f"{plane}, peak direction", fontsize=8)
             for ax in (ax0, ax1):
                 ax.set_axis_off()
@@ -86,6 +113,7 @@ def plot_coefficient_slices(
     path: str | Path,
     title: str = "",
     planes: Sequence[str] = ("axial", "coronal", "sagittal"),
+    voxel_size: Sequence[float] | None = None,
 ) -> Path:
     """Save a PNG grid of raw SH coefficient maps: one row per image, per plane one middle slice of each
     chosen coefficient (MRtrix3 order; 0 is l = 0, shown in grey from 0; others in a diverging map).
@@ -96,12 +124,14 @@ def plot_coefficient_slices(
         path: output PNG (written atomically).
         title: figure title.
         planes: which planes to show.
+        voxel_size: voxel edge lengths in mm; by default the first MetaTensor's affine, else 1 mm.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    sizes = voxel_sizes(images[0], voxel_size)
     imgs = [torch.as_tensor(i).detach().float().cpu() for i in images]
     ncol = len(planes) * len(coefficients)
     fig, axes = plt.subplots(len(imgs), ncol, figsize=(1.8 * ncol, 1.9 * len(imgs) + 0.4), squeeze=False)
@@ -112,10 +142,8 @@ def plot_coefficient_slices(
             for k, c in enumerate(coefficients):
                 ax = axes[row, p * len(coefficients) + k]
                 lim = limits[c]
-                if c == 0:
-                    ax.imshow(s[c].numpy().T, origin="lower", cmap="gray", vmin=0, vmax=lim)
-                else:
-                    ax.imshow(s[c].numpy().T, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+                shown = dict(cmap="gray", vmin=0, vmax=lim) if c == 0 else dict(cmap="RdBu_r", vmin=-lim, vmax=lim)
+                ax.imshow(s[c].numpy().T, origin="lower", aspect=slice_aspect(plane, sizes), **shown)
                 if row == 0:
                     ax.set_title(f"{plane}, coeff {c}", fontsize=7)
                 ax.set_axis_off()

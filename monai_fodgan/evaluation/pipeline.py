@@ -156,8 +156,10 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     afds: dict[str, list[np.ndarray]] = {g: [] for g in GROUPS}
     examples: list[tuple[str, np.ndarray]] = []
     ordered = [s for g in GROUPS for s in subjects[g]]
+    voxel_mm = (1.0, 1.0, 1.0)
     for s in _progress(ordered, len(ordered), "images", cfg.progress):  # one pass over the images
-        fod, _ = load_fod_array(s.path)
+        fod, affine = load_fod_array(s.path)
+        voxel_mm = tuple(np.linalg.norm(affine[:3, :3], axis=0))  # one common grid (checked)
         counts[s.group] += coefficient_histograms(fod, edges)
         afds[s.group].append(afd_map(fod).astype(np.float32))
         if s in subjects["synthetic"][:3] or s is subjects["reference"][0]:
@@ -165,13 +167,14 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     plot_fod_slices([x for _, x in examples], [n for n, _ in examples], run.figure(
         "fod_examples", "Synthetic and reference FODs",
         "Middle slices in three planes: l = 0 map (grey) and the direction of the largest FOD peak (red left-right, "
-        "green anterior-posterior, blue inferior-superior), as the paper's Fig. 1. The last row is a reference subject.", "fod"))
+        "green anterior-posterior, blue inferior-superior), as the paper's Fig. 1. The last row is a reference subject.", "fod"),
+        voxel_size=voxel_mm)
     coefficients = [c for c in (0, 3, 10, 21, run.n_sh - 1) if c < run.n_sh]
     plot_coefficient_slices([x for _, x in examples], coefficients, run.figure(
         "coefficient_maps", "SH coefficient maps",
         f"Volumes {', '.join(str(c + 1) for c in coefficients)} (MRtrix3 order) in three planes, as the paper's Fig. 2-3; "
         "the last row is a reference subject. Blurred or speckled maps show what the model missed.", "fod"),
-        "SH coefficient maps (rows: " + ", ".join(n for n, _ in examples) + ")")
+        "SH coefficient maps (rows: " + ", ".join(n for n, _ in examples) + ")", voxel_size=voxel_mm)
     fig.plot_histograms(edges, counts, run.figure(
         "histograms", "Histograms of every SH coefficient",
         "Voxel values of every coefficient over all voxels of all subjects, log scale (paper Fig. 3B). Synthetic tails "
