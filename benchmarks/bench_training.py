@@ -1,7 +1,7 @@
 """Seconds per alpha-WGAN training iteration and peak memory, fp32 (the published code's way) side by side with
 bf16 autocast, on random data.
 
-    python benchmarks/bench_training.py --preset paper --shape 128 128 64 --iterations 5   # one GPU, paper scale
+    python benchmarks/bench_training.py --preset paper --shape 128 128 64 --iterations 5 --cudnn benchmark  # one GPU, paper scale
     python benchmarks/bench_training.py --preset demo --shape 32 32 16 --batch 4            # the CPU demo model
 
 One iteration is the paper's: one G/E step, n_critic critic steps, one code-critic step (AlphaWGANTrainer).
@@ -12,6 +12,7 @@ Prints a line per precision and the ratio fp32 / other. On a CPU the comparison 
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import time
 
@@ -57,16 +58,25 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--precisions", nargs="+", default=None, help="default: fp32 bf16 on CUDA, fp32 on CPU")
+    parser.add_argument("--cudnn", choices=("default", "deterministic", "benchmark"), default="default",
+                        help="cuDNN algorithm choice: PyTorch's default; deterministic (what monai.utils.set_determinism "
+                             "sets); or benchmark (cuDNN times its algorithms on the first calls)")
     args = parser.parse_args()
+    torch.backends.cudnn.benchmark = args.cudnn == "benchmark"
+    torch.backends.cudnn.deterministic = args.cudnn == "deterministic"
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     precisions = args.precisions or (["fp32", "bf16"] if device.type == "cuda" else ["fp32"])
-    print(f"{args.preset} preset, grid {tuple(args.shape)}, batch {args.batch}, n_critic {args.n_critic}, on "
+    print(f"{args.preset} preset, grid {tuple(args.shape)}, batch {args.batch}, n_critic {args.n_critic}, "
+          f"cuDNN {args.cudnn}, torch {torch.__version__}, on "
           f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'}")
     results = {}
     for precision in precisions:
         sec, peak = measure(args.preset, tuple(args.shape), args.batch, args.n_critic, precision, args.iterations, args.warmup, device)
         results[precision] = sec
         print(f"{precision}: {sec:.3f} s per iteration, peak memory {peak:.2f} GiB")
+        gc.collect()  # the engine's handlers form reference cycles: free the last networks before the next precision
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     for precision, sec in results.items():
         if precision != "fp32" and "fp32" in results:
             print(f"ratio fp32 / {precision}: {results['fp32'] / sec:.2f}")

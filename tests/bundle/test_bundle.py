@@ -165,6 +165,22 @@ def test_ddp_gloo_two_processes_under_torchrun(tiny_fod_dataset: Path, tmp_path:
                 assert torch.equal(v, rank1[net][k]), f"{net}.{k} differs between ranks"
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (NCCL)")
+def test_ddp_nccl_bf16_under_torchrun_on_a_gpu(tiny_fod_dataset: Path, tmp_path: Path) -> None:
+    """The multi-GPU config on a GPU: NCCL, bf16, cuDNN benchmark. With DDP's default buffer broadcast the G/E
+    backward failed there ('modified by an inplace operation' on a BatchNorm buffer), which gloo on CPUs does not show."""
+    out = tmp_path / "out"
+    override = tiny_config(tmp_path, tiny_fod_dataset, out, max_iterations=4, precision="bf16", cudnn_benchmark=True)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1"]
+    result = run_bundle(bundle_command("training", [CONFIGS / "train.json", override, CONFIGS / "multi_gpu_train.json"],
+                                       launcher=launcher), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert torch.load(out / "model.pt", weights_only=True)["trainer"]["iteration"] == 4
+    losses = read_losses(out / "losses.jsonl")
+    assert sorted(losses) == [1, 2, 3, 4]
+    assert all(np.isfinite(v) for record in losses.values() for v in record.values())
+
+
 @pytest.mark.parametrize("problem", ["channels", "nan", "grid", "empty"])
 def test_bad_dataset_rejected_before_training(problem: str, tiny_fod_dataset: Path, tmp_path: Path) -> None:
     import shutil
