@@ -12,7 +12,7 @@ from pathlib import Path
 
 from monai_fodgan.evaluation.atlas import DEFAULT_TRACTS, TRACT_REGIONS
 from monai_fodgan.evaluation.registration import TEMPLATES
-from monai_fodgan.evaluation.tractography import ALGORITHMS, BACKENDS
+from monai_fodgan.evaluation.tractography import ALGORITHMS, BACKENDS, TrackingSettings
 from monai_fodgan.mrtrix import mrtrix_available
 
 __all__ = ["EvaluationConfig", "resolve_backends"]
@@ -67,10 +67,10 @@ class EvaluationConfig:
     algorithms: tuple[str, ...] = ("deterministic", "probabilistic")
     streamlines: int = 5_000_000
     tract_streamlines: int = 2000
-    tract_seeds: int = 100
-    voxel_mm: float | None = None
-    cutoff: float = 0.1
-    max_length_mm: float = 250.0
+    tract_seeds: int = TrackingSettings.seeds_per_streamline
+    voxel_mm: float | None = TrackingSettings.voxel_mm
+    cutoff: float = TrackingSettings.cutoff
+    max_length_mm: float = TrackingSettings.max_length_mm
     mask_voxel_mm: float = 1.0
     mask_threshold: float = 0.0
     profile_points: int = 100

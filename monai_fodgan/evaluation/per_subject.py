@@ -153,8 +153,8 @@ def _tracking_step(task: SubjectTask, backend: str, cache: ResultCache, fod: np.
     if hit is not None:
         return hit
     start = time.perf_counter()
-    settings = TrackingSettings(cfg.voxel_mm, cfg.cutoff, cfg.max_length_mm, None, cfg.seed, task.nthreads,
-                                cfg.tract_seeds)
+    settings = TrackingSettings(voxel_mm=cfg.voxel_mm, cutoff=cfg.cutoff, max_length_mm=cfg.max_length_mm, seed=cfg.seed,
+                                nthreads=task.nthreads, seeds_per_streamline=cfg.tract_seeds)
     (cache.root / "work").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{task.digest[:12]}-{backend}-", dir=cache.root / "work"))
     try:

@@ -156,10 +156,9 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     afds: dict[str, list[np.ndarray]] = {g: [] for g in GROUPS}
     examples: list[tuple[str, np.ndarray]] = []
     ordered = [s for g in GROUPS for s in subjects[g]]
-    voxel_mm = (1.0, 1.0, 1.0)
+    voxel_mm = tuple(np.linalg.norm(run.affine[:3, :3], axis=0))  # the common grid's (checked)
     for s in _progress(ordered, len(ordered), "images", cfg.progress):  # one pass over the images
-        fod, affine = load_fod_array(s.path)
-        voxel_mm = tuple(np.linalg.norm(affine[:3, :3], axis=0))  # one common grid (checked)
+        fod, _ = load_fod_array(s.path)
         counts[s.group] += coefficient_histograms(fod, edges)
         afds[s.group].append(afd_map(fod).astype(np.float32))
         if s in subjects["synthetic"][:3] or s is subjects["reference"][0]:
