@@ -92,7 +92,8 @@ def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) 
     """Load and validate an FOD image as a channel-first ``MetaTensor`` (C, X, Y, Z), float32.
 
     Args:
-        path: ``.nii``/``.nii.gz``, or ``.mif`` (converted with MRtrix3's ``mrconvert``).
+        path: ``.nii``/``.nii.gz``, ``.mif`` (converted with MRtrix3's ``mrconvert``), or a training array ``.npy``
+            (:mod:`monai_fodgan.data.training_arrays`).
         lmax: required lmax; see :func:`monai_fodgan.validation.check_fod_array`.
         truncate: keep the first ``n_coeffs(lmax)`` volumes of a higher-lmax image.
 
@@ -103,6 +104,10 @@ def load_fod(path: str | Path, lmax: int | None = None, truncate: bool = False) 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file.")
+    if path.suffix == ".npy":  # a float16 training array (monai_fodgan.data.training_arrays)
+        from monai_fodgan.data.training_arrays import load_training_array
+
+        return load_training_array(path, lmax=lmax, truncate=truncate)
     if path.suffix == ".mif" or path.name.endswith(".mif.gz"):
         with tempfile.TemporaryDirectory() as tmp:
             nii = Path(tmp) / "fod.nii"

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, Sampler
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.validation import FODValidationError
 
-__all__ = ["FODStreamDataset", "StreamSampler", "check_datalist"]
+__all__ = ["FODStreamDataset", "StreamSampler", "augmentation_seed", "check_datalist", "grid_affine"]
 
 
 def check_datalist(data: Sequence[Mapping[Hashable, Any]], key: str = "image", lmax: int | None = None,
@@ -45,9 +45,14 @@ def check_datalist(data: Sequence[Mapping[Hashable, Any]], key: str = "image", l
         if path.suffix == ".mif" or path.name.endswith(".mif.gz"):
             continue  # MRtrix3 images are checked when converted
         try:
-            shape = nib.load(str(path)).shape
-        except Exception as e:  # nibabel raises several types for unreadable files
-            raise FODValidationError(f"{path}: not a readable NIfTI image ({e}).") from None
+            if path.suffix == ".npy":  # a training array (C, X, Y, Z): the header only, through a memory map
+                c, *xyz = np.load(path, mmap_mode="r").shape
+                shape = (*xyz, c)
+            else:
+                shape = nib.load(str(path)).shape
+        except Exception as e:  # nibabel and numpy raise several types for unreadable files
+            kind = "training array (.npy)" if path.suffix == ".npy" else "NIfTI image"
+            raise FODValidationError(f"{path}: not a readable {kind} ({e}).") from None
         if len(shape) != 4:
             raise FODValidationError(f"{path}: expected a 4D FOD image, got shape {shape}.")
         if lmax is not None and shape[3] < n_coeffs(lmax):
@@ -59,13 +64,30 @@ def check_datalist(data: Sequence[Mapping[Hashable, Any]], key: str = "image", l
                 "prepare the cohort onto one grid first (monai-fodgan-prepare).")
 
 
+def grid_affine(path: str | Path) -> np.ndarray:
+    """(4, 4) voxel-to-world matrix of a training image, from its header only (NIfTI) or its training arrays'
+    ``grid.json`` (``.npy``)."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        import json
+
+        return np.asarray(json.loads((path.parent / "grid.json").read_text())["affine"], dtype=np.float64)
+    return np.asarray(nib.load(str(path)).affine, dtype=np.float64)
+
+
 def _seed(*parts: int) -> int:
     return zlib.crc32(np.asarray(parts, dtype=np.int64).tobytes())
 
 
+def augmentation_seed(seed: int, position: int) -> int:
+    """Seed of the random augmentation of stream position ``position`` (in the loader or on the device)."""
+    return _seed(seed, 1, position) % (2**32)
+
+
 class FODStreamDataset(Dataset):
     """Map-style dataset indexed by stream position: item ``p`` is subject ``perm(p // n)[p % n]`` after
-    ``transform`` (deterministic, cached in memory when ``cache``) and ``random_transform`` (seeded per ``p``).
+    ``transform`` (deterministic, cached in memory when ``cache``) and ``random_transform`` (seeded per ``p``),
+    with ``p`` itself under the key ``position``.
 
     Args:
         data: list of dicts with an ``image`` path (``datalist.json``'s ``training`` list).
@@ -108,8 +130,9 @@ class FODStreamDataset(Dataset):
         item = dict(self._cache[index]) if self._cache is not None else self._prepare(index)
         if self.random_transform is not None:
             if isinstance(self.random_transform, Randomizable):
-                self.random_transform.set_random_state(seed=_seed(self.seed, 1, int(position)) % (2**32))
+                self.random_transform.set_random_state(seed=augmentation_seed(self.seed, int(position)))
             item = self.random_transform(item)
+        item["position"] = int(position)  # what augmentation on the device seeds its draw with
         return item
 
 

@@ -82,6 +82,16 @@ class AlphaWGANTrainer(Trainer):
         recon_weight: lambda in Eq. 1 (paper: 50,000).
         gp_weight: kappa in Eq. 2-3 (paper: 10).
         precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast with loss scaling).
+        channels_last: run the images (and the networks not yet wrapped in DDP) in the channels-last 3D memory
+            format (cuDNN's fast 3D kernels under mixed precision need it; see ``train.json``'s sources).
+        compile_networks: ``torch.compile`` G and E (their forward and backward). D and CD stay eager: the
+            gradient penalty's double backward cannot be compiled.
+        compile_mode: ``torch.compile`` mode (``"reduce-overhead"`` adds CUDA graphs: small, launch-bound
+            presets on GPUs; ``None``: the default).
+        compile_backend: ``torch.compile`` backend (``"inductor"``; ``"aot_eager"`` checks the wiring quickly).
+        batch_transform: ``f(images, positions) -> images`` applied to each loader batch on the device before
+            it is split (e.g. :class:`monai_fodgan.transforms.BatchRandSHRotate`, the rotation augmentation on
+            the GPU); ``positions`` are the samples' stream positions (the batch's ``position`` entry) or None.
         inferer: how G is applied to codes (default ``SimpleInferer``).
         image_key: key of the images in the batch.
         train_handlers: Ignite/MONAI handlers to attach.
@@ -112,6 +122,11 @@ class AlphaWGANTrainer(Trainer):
         recon_weight: float = 50_000.0,
         gp_weight: float = 10.0,
         precision: str = "fp32",
+        channels_last: bool = False,
+        compile_networks: bool = False,
+        compile_mode: str | None = None,
+        compile_backend: str = "inductor",
+        batch_transform: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] | None = None,
         inferer: Inferer | None = None,
         image_key: str = "image",
         train_handlers: Sequence | None = None,
@@ -153,6 +168,17 @@ class AlphaWGANTrainer(Trainer):
         self.generator_steps, self.encoder_steps = int(generator_steps), int(encoder_steps)
         self.recon_weight, self.gp_weight = float(recon_weight), float(gp_weight)
         self.precision = precision
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            for net in (generator, critic, encoder):
+                if not isinstance(net, DistributedDataParallel):  # a DDP module is converted before wrapping
+                    net.to(memory_format=torch.channels_last_3d)
+        # compiled callables share the modules' parameters; the modules themselves stay as they are for
+        # checkpoints, handlers and DDP
+        compile_kwargs = {"mode": compile_mode, "backend": compile_backend}
+        self._g_forward = torch.compile(generator, **compile_kwargs) if compile_networks else generator
+        self._e_forward = torch.compile(encoder, **compile_kwargs) if compile_networks else encoder
+        self.batch_transform = batch_transform
         self.inferer = inferer if inferer is not None else SimpleInferer()
         self.image_key = image_key
         device_type = torch.device(device).type
@@ -185,7 +211,10 @@ class AlphaWGANTrainer(Trainer):
         return torch.randn(n, self.latent_size, device=like.device, dtype=torch.float32)
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.inferer(z, self.generator)
+        return self.inferer(z, self._g_forward)
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self._e_forward(x)
 
     def _optimise(self, loss: torch.Tensor, scaler: torch.amp.GradScaler,
                   steps: Sequence[tuple[torch.optim.Optimizer, int]]) -> None:
@@ -226,6 +255,11 @@ class AlphaWGANTrainer(Trainer):
         need = self.batch_size * (1 + self.n_critic)
         if images.shape[0] != need:
             raise ValueError(f"a loader batch must hold batch_size x (1 + n_critic) = {need} images, got {images.shape[0]}.")
+        if self.batch_transform is not None:
+            positions = batchdata.get("position") if isinstance(batchdata, dict) else None
+            images = self.batch_transform(images, positions)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last_3d)
         batches = images.split(self.batch_size)
         G, D, E, CD = self.generator, self.critic, self.encoder, self.code_critic
         for net in (G, D, E, CD):
@@ -236,7 +270,7 @@ class AlphaWGANTrainer(Trainer):
         # 1. generator and encoder (Eq. 1)
         x = batches[0]
         with frozen(D, CD), autocast:
-            z_e = E(x)
+            z_e = self._encode(x)
             x_dec = self._generate(z_e)
             x_syn = self._generate(self._codes(len(x), x))
             d_dec, d_syn = D(x_dec).float().mean(), D(x_syn).float().mean()
@@ -250,7 +284,7 @@ class AlphaWGANTrainer(Trainer):
         for x in batches[1:]:
             with torch.no_grad(), autocast:
                 x_syn = self._generate(self._codes(len(x), x)).float()
-                x_dec = self._generate(E(x)).float()
+                x_dec = self._generate(self._encode(x)).float()
             with autocast:
                 d_real, d_syn, d_dec = D(x).float().mean(), D(x_syn).float().mean(), D(x_dec).float().mean()
             gp = gradient_penalty(D, x, x_syn, scale=self._scale("d")) + gradient_penalty(D, x, x_dec, scale=self._scale("d"))
@@ -261,7 +295,7 @@ class AlphaWGANTrainer(Trainer):
 
         # 3. code critic (Eq. 3), on the last critic batch
         with torch.no_grad(), autocast:
-            z_e = E(x).float()
+            z_e = self._encode(x).float()
         z_r = self._codes(len(x), x)
         with autocast:
             cd_e, cd_r = CD(z_e).float().mean(), CD(z_r).float().mean()

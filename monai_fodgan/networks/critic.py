@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from monai_fodgan.networks.exact_forms import full_grid_conv3d
 from monai_fodgan.networks.layout import stage_factors, start_shape
 
 __all__ = ["FODCritic", "FODEncoder"]
@@ -31,6 +32,8 @@ class FODCritic(nn.Module):
         slope: LeakyReLU slope of the other stages (paper: 0.05).
         norm: ``"batch"`` (the paper) or ``"none"``.
         min_end: smallest remaining size per axis (mirrors the generator's ``min_start``).
+        implementation: ``"fused"`` computes the last convolution, whose kernel covers the remaining grid, as one
+            matrix product (exact); ``"plain"`` as a convolution. Same parameters and ``state_dict``.
 
     Example::
 
@@ -49,10 +52,14 @@ class FODCritic(nn.Module):
         slope: float = 0.05,
         norm: str = "batch",
         min_end: int = 4,
+        implementation: str = "fused",
     ) -> None:
         super().__init__()
         if norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}.")
+        if implementation not in ("fused", "plain"):
+            raise ValueError(f"implementation must be 'fused' or 'plain', got {implementation!r}.")
+        self.implementation = implementation
         self.spatial_shape = tuple(int(s) for s in spatial_shape)
         self.out_features = int(out_features)
         levels = len(channels)
@@ -73,14 +80,20 @@ class FODCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, X, Y, Z) -> (B, out_features)."""
-        return self.net(x).reshape(x.shape[0], self.out_features)
+        if self.implementation == "plain":
+            return self.net(x).reshape(x.shape[0], self.out_features)
+        *body, last = self.net
+        for layer in body:
+            x = layer(x)
+        return full_grid_conv3d(x, last.weight, last.bias)
 
 
 class FODEncoder(FODCritic):
     """The encoder E: the critic's architecture with a ``latent_size`` output, z_e = E(x), deterministic.
 
     Args:
-        in_channels, spatial_shape, channels, first_slope, slope, norm, min_end: as :class:`FODCritic`.
+        in_channels, spatial_shape, channels, first_slope, slope, norm, min_end, implementation: as
+            :class:`FODCritic`.
         latent_size: length of the code (paper: 5000), the generator's ``latent_size``.
     """
 
@@ -94,5 +107,7 @@ class FODEncoder(FODCritic):
         slope: float = 0.05,
         norm: str = "batch",
         min_end: int = 4,
+        implementation: str = "fused",
     ) -> None:
-        super().__init__(in_channels, spatial_shape, channels, latent_size, first_slope, slope, norm, min_end)
+        super().__init__(in_channels, spatial_shape, channels, latent_size, first_slope, slope, norm, min_end,
+                         implementation)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
+from monai_fodgan.networks.exact_forms import code_to_grid, upsample_conv3d
 from monai_fodgan.networks.layout import stage_factors, start_shape
 
-__all__ = ["FODGenerator"]
+__all__ = ["FODGenerator", "IMPLEMENTATIONS"]
+
+#: how the layers are computed: the exact cheaper forms (:mod:`monai_fodgan.networks.exact_forms`) or layer by
+#: layer as the published code does; both give the same function of the same parameters.
+IMPLEMENTATIONS = ("fused", "plain")
 
 
 class FODGenerator(nn.Module):
@@ -28,6 +35,14 @@ class FODGenerator(nn.Module):
             number of upsampling stages.
         first_slope: LeakyReLU slope after the transposed convolution (paper: 0.1).
         min_start: smallest start size per axis (paper: 4, so the 64-voxel axis doubles one time fewer).
+        implementation: ``"fused"`` computes each upsample + convolution as one transposed convolution and the
+            head as a matrix product (exact, 3-4x fewer multiply-adds, no upsampled tensor); ``"plain"`` runs
+            the layers one by one. Parameters and ``state_dict`` are the same in both.
+        checkpoint_stages: recompute each stage's activations in the backward pass instead of storing them
+            (activation checkpointing: less memory, one more forward per stage); BatchNorm running statistics
+            are updated once, as without it.
+        fp32_last_layer: run the last convolution and tanh in float32 under autocast (the L1 term, weighted
+            50,000 in the paper, sees the output's rounding).
 
     Example::
 
@@ -44,26 +59,90 @@ class FODGenerator(nn.Module):
         channels: Sequence[int],
         first_slope: float = 0.1,
         min_start: int = 4,
+        implementation: str = "fused",
+        checkpoint_stages: bool = False,
+        fp32_last_layer: bool = False,
     ) -> None:
         super().__init__()
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}.")
         self.latent_size = int(latent_size)
         self.spatial_shape = tuple(int(s) for s in spatial_shape)
+        self.implementation = implementation
+        self.checkpoint_stages = bool(checkpoint_stages)
+        self.fp32_last_layer = bool(fp32_last_layer)
         levels = len(channels)
         start = start_shape(self.spatial_shape, levels, min_start)
-        factors = stage_factors(self.spatial_shape, levels, min_start)
+        self.factors = stage_factors(self.spatial_shape, levels, min_start)
         self.head = nn.Sequential(
             nn.ConvTranspose3d(latent_size, channels[0], kernel_size=start, stride=1, padding=0, bias=False),
             nn.BatchNorm3d(channels[0]),
             nn.LeakyReLU(first_slope),
         )
         stages: list[nn.Module] = []
-        for i, factor in enumerate(factors):
+        for i, factor in enumerate(self.factors):
             last = i == levels - 1
             out = out_channels if last else channels[i + 1]
             stages += [nn.Upsample(scale_factor=factor, mode="nearest"), nn.Conv3d(channels[i], out, 3, 1, 1, bias=False)]
             stages += [nn.Tanh()] if last else [nn.BatchNorm3d(out), nn.ReLU()]
+        # one flat Sequential, as before: state_dict names (body.1.weight, body.2.running_mean, ...) stay those
+        # of every checkpoint written so far
         self.body = nn.Sequential(*stages)
+
+    def _stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``i``: upsample + conv, then BatchNorm + ReLU (or tanh for the last stage)."""
+        up, conv, *rest = self.body[4 * i: 4 * i + 4]
+        if self.implementation == "fused":
+            x = upsample_conv3d(x, conv.weight, self.factors[i])
+        else:
+            x = conv(up(x))
+        for layer in rest:
+            x = layer(x)
+        return x
+
+    def _last_stage(self, x: torch.Tensor) -> torch.Tensor:
+        i = len(self.factors) - 1
+        if not (self.fp32_last_layer and torch.is_autocast_enabled(x.device.type)):
+            return self._stage(i, x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._stage(i, x.float())
+
+    def _checkpointed(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``i`` under activation checkpointing; its recomputation leaves BatchNorm statistics untouched."""
+        calls = [0]
+
+        def run(inp: torch.Tensor) -> torch.Tensor:
+            calls[0] += 1
+            if calls[0] == 1:
+                return self._stage(i, inp)
+            with _batchnorm_statistics_kept(self.body[4 * i: 4 * i + 4]):
+                return self._stage(i, inp)
+
+        return checkpoint(run, x, use_reentrant=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent) or (B, latent, 1, 1, 1) codes -> (B, out_channels, X, Y, Z) images in [-1, 1]."""
-        return self.body(self.head(z.reshape(z.shape[0], self.latent_size, 1, 1, 1)))
+        z = z.reshape(z.shape[0], self.latent_size, 1, 1, 1)
+        if self.implementation == "fused":
+            x = code_to_grid(z, self.head[0].weight)
+            x = self.head[2](self.head[1](x))
+        else:
+            x = self.head(z)
+        last = len(self.factors) - 1
+        for i in range(last):
+            checkpointed = self.checkpoint_stages and self.training and torch.is_grad_enabled()
+            x = self._checkpointed(i, x) if checkpointed else self._stage(i, x)
+        return self._last_stage(x)
+
+
+@contextmanager
+def _batchnorm_statistics_kept(module: nn.Module) -> Iterator[None]:
+    """Restore every BatchNorm buffer of ``module`` on exit (a recomputed forward must not count twice)."""
+    saved = [(b, b.detach().clone()) for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             for b in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)

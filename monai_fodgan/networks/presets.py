@@ -28,8 +28,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def alpha_wgan_arguments(preset: str, spatial_shape: Sequence[int], sh_channels: int = 28) -> dict[str, dict[str, Any]]:
+def alpha_wgan_arguments(preset: str, spatial_shape: Sequence[int], sh_channels: int = 28, implementation: str = "fused",
+                         checkpoint_stages: bool = False, fp32_last_layer: bool = False) -> dict[str, dict[str, Any]]:
     """Constructor arguments of G, D, E and CD for ``preset`` on a grid (what a bundle config writes out).
+
+    ``implementation``, ``checkpoint_stages`` and ``fp32_last_layer`` choose how the same function is computed
+    (see :class:`FODGenerator`); they change neither the parameters nor the ``state_dict``.
 
     Returns:
         ``{"generator": {...}, "critic": {...}, "encoder": {...}, "code_critic": {...}}``.
@@ -39,19 +43,23 @@ def alpha_wgan_arguments(preset: str, spatial_shape: Sequence[int], sh_channels:
     p = PRESETS[preset]
     shape = tuple(int(s) for s in spatial_shape)
     return {
-        "generator": {"latent_size": p["latent"], "out_channels": sh_channels, "spatial_shape": shape, "channels": p["generator"]},
-        "critic": {"in_channels": sh_channels, "spatial_shape": shape, "channels": p["critic"]},
-        "encoder": {"in_channels": sh_channels, "spatial_shape": shape, "channels": p["critic"], "latent_size": p["latent"]},
+        "generator": {"latent_size": p["latent"], "out_channels": sh_channels, "spatial_shape": shape, "channels": p["generator"],
+                      "implementation": implementation, "checkpoint_stages": checkpoint_stages,
+                      "fp32_last_layer": fp32_last_layer},
+        "critic": {"in_channels": sh_channels, "spatial_shape": shape, "channels": p["critic"], "implementation": implementation},
+        "encoder": {"in_channels": sh_channels, "spatial_shape": shape, "channels": p["critic"], "latent_size": p["latent"],
+                    "implementation": implementation},
         "code_critic": {"latent_size": p["latent"], "hidden": p["code_critic"]},
     }
 
 
-def build_alpha_wgan(preset: str, spatial_shape: Sequence[int], sh_channels: int = 28) -> dict[str, nn.Module]:
+def build_alpha_wgan(preset: str, spatial_shape: Sequence[int], sh_channels: int = 28, **options: Any) -> dict[str, nn.Module]:
     """The four networks of ``preset``: ``{"generator", "critic", "encoder", "code_critic"}``.
 
     Build under ``torch.device("meta")`` to count the paper preset's parameters without allocating them.
+    ``options`` are :func:`alpha_wgan_arguments`'s computation choices (``implementation`` etc.).
     """
-    args = alpha_wgan_arguments(preset, spatial_shape, sh_channels)
+    args = alpha_wgan_arguments(preset, spatial_shape, sh_channels, **options)
     return {
         "generator": FODGenerator(**args["generator"]),
         "critic": FODCritic(**args["critic"]),

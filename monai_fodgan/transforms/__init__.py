@@ -13,6 +13,7 @@ from monai_fodgan.transforms.dictionary import (
     SHRotated,
     ValidateSHImaged,
 )
+from monai_fodgan.transforms.batch import BatchRandSHRotate
 from monai_fodgan.transforms.io import LoadFOD, LoadFODd
 from monai_fodgan.transforms.functional import flip_fod_image, resample_to_grid_affine, resample_world, rotate_fod_image
 from monai_fodgan.transforms.normalize import SHNormalization
@@ -20,7 +21,7 @@ from monai_fodgan.transforms.presets import hcp_paper_crop, paper_rotation
 
 __all__ = [
     "LoadFOD", "LoadFODd",
-    "SHRotate", "SHRotated", "RandSHRotate", "RandSHRotated", "SHFlip", "SHFlipd", "RandSHFlipd",
+    "SHRotate", "SHRotated", "RandSHRotate", "RandSHRotated", "BatchRandSHRotate", "SHFlip", "SHFlipd", "RandSHFlipd",
     "ResampleToGrid", "ResampleToGridd", "NormalizeSH", "NormalizeSHd", "SHNormalization",
     "ValidateSHImage", "ValidateSHImaged", "CropBraind", "L0Above",
     "rotate_fod_image", "flip_fod_image", "resample_world", "resample_to_grid_affine",
