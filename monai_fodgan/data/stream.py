@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, Sampler
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.validation import FODValidationError
 
-__all__ = ["FODStreamDataset", "StreamSampler", "augmentation_seed", "check_datalist", "grid_affine"]
+__all__ = ["FODStreamDataset", "StreamSampler", "augmentation_seed", "check_datalist", "grid_affine", "image_grid"]
 
 
 def check_datalist(data: Sequence[Mapping[Hashable, Any]], key: str = "image", lmax: int | None = None,
@@ -64,15 +64,22 @@ def check_datalist(data: Sequence[Mapping[Hashable, Any]], key: str = "image", l
                 "prepare the cohort onto one grid first (monai-fodgan-prepare).")
 
 
-def grid_affine(path: str | Path) -> np.ndarray:
-    """(4, 4) voxel-to-world matrix of a training image, from its header only (NIfTI) or its training arrays'
-    ``grid.json`` (``.npy``)."""
+def image_grid(path: str | Path) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(4, 4) voxel-to-world matrix and spatial shape (X, Y, Z) of a training image, from its header only
+    (NIfTI) or its training arrays' ``grid.json`` (``.npy``)."""
     path = Path(path)
     if path.suffix == ".npy":
         import json
 
-        return np.asarray(json.loads((path.parent / "grid.json").read_text())["affine"], dtype=np.float64)
-    return np.asarray(nib.load(str(path)).affine, dtype=np.float64)
+        grid = json.loads((path.parent / "grid.json").read_text())
+        return np.asarray(grid["affine"], dtype=np.float64), tuple(int(s) for s in grid["spatial_shape"])
+    header = nib.load(str(path))
+    return np.asarray(header.affine, dtype=np.float64), tuple(int(s) for s in header.shape[:3])
+
+
+def grid_affine(path: str | Path) -> np.ndarray:
+    """(4, 4) voxel-to-world matrix of a training image (see :func:`image_grid`)."""
+    return image_grid(path)[0]
 
 
 def _seed(*parts: int) -> int:

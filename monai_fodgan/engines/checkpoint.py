@@ -20,13 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from monai_fodgan.data.stream import image_grid
 from monai_fodgan.io import atomic_output
 from monai_fodgan.transforms.normalize import SHNormalization
 
@@ -123,9 +123,8 @@ class AlphaWGANCheckpoint:
         self.loaded_from: Path | None = None
         self.grid = None
         if reference_image is not None:
-            header = nib.load(str(reference_image))
-            self.grid = {"affine": torch.as_tensor(header.affine, dtype=torch.float64),
-                         "spatial_shape": [int(s) for s in header.shape[:3]]}
+            affine, shape = image_grid(reference_image)  # a NIfTI header, or a training array's grid.json
+            self.grid = {"affine": torch.as_tensor(affine, dtype=torch.float64), "spatial_shape": list(shape)}
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self.load_latest)

@@ -30,11 +30,12 @@ from monai.engines.utils import default_prepare_batch
 from monai.inferers import Inferer, SimpleInferer
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.profiler import record_function
 from torch.utils.data import DataLoader
 
 from monai_fodgan.engines.losses import gradient_penalty
 
-__all__ = ["AlphaWGANTrainer", "LOSS_KEYS", "frozen"]
+__all__ = ["AlphaWGANTrainer", "LOSS_KEYS", "PHASES", "frozen"]
 
 #: every value the trainer puts in ``engine.state.output`` (scalars, detached): losses and critic means.
 LOSS_KEYS = (
@@ -43,6 +44,9 @@ LOSS_KEYS = (
     "loss_cd", "cd_e", "cd_r", "gp_cd",
 )
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: profiler labels of an iteration's phases (torch.profiler.record_function): where the time goes
+PHASES = ("alpha_wgan:generator_encoder_step", "alpha_wgan:critic_samples", "alpha_wgan:critic_update",
+          "alpha_wgan:code_critic_step")
 
 
 @contextmanager
@@ -269,7 +273,7 @@ class AlphaWGANTrainer(Trainer):
 
         # 1. generator and encoder (Eq. 1)
         x = batches[0]
-        with frozen(D, CD), autocast:
+        with record_function(PHASES[0]), frozen(D, CD), autocast:
             z_e = self._encode(x)
             x_dec = self._generate(z_e)
             x_syn = self._generate(self._codes(len(x), x))
@@ -277,31 +281,34 @@ class AlphaWGANTrainer(Trainer):
             cd_e = CD(z_e).float().mean()
             recon = (x - x_dec.float()).abs().mean()
             loss_ge = -d_dec - d_syn - cd_e + self.recon_weight * recon
-        self._optimise(loss_ge, self.scalers["ge"], [(self.e_optimizer, self.encoder_steps), (self.g_optimizer, self.generator_steps)])
+        with record_function(PHASES[0]):
+            self._optimise(loss_ge, self.scalers["ge"], [(self.e_optimizer, self.encoder_steps), (self.g_optimizer, self.generator_steps)])
         out.update(loss_ge=loss_ge, recon_l1=recon, ge_d_dec=d_dec, ge_d_syn=d_syn, ge_cd_e=cd_e)
 
         # 2. image critic (Eq. 2), a fresh real batch per step
         for x in batches[1:]:
-            with torch.no_grad(), autocast:
+            with record_function(PHASES[1]), torch.no_grad(), autocast:
                 x_syn = self._generate(self._codes(len(x), x)).float()
                 x_dec = self._generate(self._encode(x)).float()
-            with autocast:
-                d_real, d_syn, d_dec = D(x).float().mean(), D(x_syn).float().mean(), D(x_dec).float().mean()
-            gp = gradient_penalty(D, x, x_syn, scale=self._scale("d")) + gradient_penalty(D, x, x_dec, scale=self._scale("d"))
-            loss_d = d_dec + d_syn - 2 * d_real + self.gp_weight * gp
-            self._optimise(loss_d, self.scalers["d"], [(self.d_optimizer, 1)])
+            with record_function(PHASES[2]):
+                with autocast:
+                    d_real, d_syn, d_dec = D(x).float().mean(), D(x_syn).float().mean(), D(x_dec).float().mean()
+                gp = gradient_penalty(D, x, x_syn, scale=self._scale("d")) + gradient_penalty(D, x, x_dec, scale=self._scale("d"))
+                loss_d = d_dec + d_syn - 2 * d_real + self.gp_weight * gp
+                self._optimise(loss_d, self.scalers["d"], [(self.d_optimizer, 1)])
         out.update(loss_d=loss_d, d_real=d_real, d_syn=d_syn, d_dec=d_dec, gp_d=gp,
                    wasserstein=d_real - 0.5 * (d_syn + d_dec))
 
         # 3. code critic (Eq. 3), on the last critic batch
-        with torch.no_grad(), autocast:
-            z_e = self._encode(x).float()
-        z_r = self._codes(len(x), x)
-        with autocast:
-            cd_e, cd_r = CD(z_e).float().mean(), CD(z_r).float().mean()
-        gp_cd = gradient_penalty(CD, z_r, z_e, scale=self._scale("cd"))
-        loss_cd = cd_e - cd_r + self.gp_weight * gp_cd
-        self._optimise(loss_cd, self.scalers["cd"], [(self.cd_optimizer, 1)])
+        with record_function(PHASES[3]):
+            with torch.no_grad(), autocast:
+                z_e = self._encode(x).float()
+            z_r = self._codes(len(x), x)
+            with autocast:
+                cd_e, cd_r = CD(z_e).float().mean(), CD(z_r).float().mean()
+            gp_cd = gradient_penalty(CD, z_r, z_e, scale=self._scale("cd"))
+            loss_cd = cd_e - cd_r + self.gp_weight * gp_cd
+            self._optimise(loss_cd, self.scalers["cd"], [(self.cd_optimizer, 1)])
         out.update(loss_cd=loss_cd, cd_e=cd_e, cd_r=cd_r, gp_cd=gp_cd)
 
         out["loss"] = out["loss_ge"]

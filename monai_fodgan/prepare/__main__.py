@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--responses", type=Path, nargs=3, metavar=("WM", "GM", "CSF"),
                    help="MRtrix3 response files to use instead of dwi2response dhollander")
+    p.add_argument("--training-arrays", action="store_true",
+                   help="also write float16 training arrays (training_arrays/, training_arrays_datalist.json) that a "
+                        "GPU can be fed from (train.json: training_storage 'arrays')")
     return p
 
 
@@ -77,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['total_seconds']} s. Summary: {args.out / 'summary.json'}")
     for failure in summary["failed"]:
         print(f"FAILED {failure['subject']}: {failure['error']}", file=sys.stderr)
+    if args.training_arrays and summary["training"]:
+        from monai_fodgan.data.training_arrays import write_training_arrays
+
+        print(f"training arrays: {write_training_arrays(args.out, progress=False)}")
     return 1 if summary["failed"] else 0
 
 
