@@ -61,8 +61,3 @@ def test_benchmark_prints_ratio(tmp_path: Path) -> None:
     if "mrtransform not installed" not in stdout:
         assert "ratio mrtransform / SHRotate" in stdout
 
-
-def test_training_benchmark_prints_figures(tmp_path: Path) -> None:
-    stdout = _run([str(REPO_ROOT / "benchmarks" / "bench_training.py"), "--preset", "tiny", "--shape", "16", "16", "8",
-                   "--batch", "2", "--iterations", "1", "--warmup", "0", "--precisions", "fp32", "bf16"], cwd=tmp_path)
-    assert "fp32:" in stdout and "bf16:" in stdout and "ratio fp32 / bf16" in stdout
