@@ -80,8 +80,12 @@ class FODCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, X, Y, Z) -> (B, out_features)."""
-        if self.implementation == "plain":
+        if torch.jit.is_scripting() or self.implementation == "plain":  # TorchScript gets the plain layers
             return self.net(x).reshape(x.shape[0], self.out_features)
+        return self._fused(x)
+
+    @torch.jit.unused
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
         *body, last = self.net
         for layer in body:
             x = layer(x)

@@ -123,6 +123,12 @@ class FODGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent) or (B, latent, 1, 1, 1) codes -> (B, out_channels, X, Y, Z) images in [-1, 1]."""
         z = z.reshape(z.shape[0], self.latent_size, 1, 1, 1)
+        if torch.jit.is_scripting():  # TorchScript (MONAI's ckpt_export) gets the plain layers: the same function
+            return self.body(self.head(z))
+        return self._forward(z)
+
+    @torch.jit.unused
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.implementation == "fused":
             x = code_to_grid(z, self.head[0].weight)
             x = self.head[2](self.head[1](x))

@@ -146,3 +146,14 @@ def test_shipped_demo_model_samples_unchanged() -> None:
         fused, plain = gens["fused"](z), gens["plain"](z)
     assert fused.abs().max() > 0.1  # real samples, not zeros
     assert _rel(fused, plain) < 1e-5
+
+
+def test_torchscript_export_computes_the_same_function() -> None:
+    """MONAI's ckpt_export scripts the networks: TorchScript runs the plain layers, which equal the fused eager form."""
+    torch.manual_seed(3)
+    g = FODGenerator(16, 28, (16, 16, 8), (8, 4)).eval()
+    e = FODEncoder(28, (16, 16, 8), (8, 4), latent_size=16).eval()
+    z, x = torch.randn(2, 16), torch.randn(2, 28, 16, 16, 8)
+    with torch.no_grad():
+        assert _rel(torch.jit.script(g)(z), g(z)) < 1e-5
+        assert _rel(torch.jit.script(e)(x), e(x)) < 1e-5
