@@ -29,7 +29,7 @@ def read_table(path: str | Path) -> list[DWIInput]:
     rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
     if not rows:
         raise ValueError(f"{path}: no subjects.")
-    unknown = set(rows[0]) - set(_COLUMNS)
+    unknown = set(rows[0]) - set(_COLUMNS) - {None}  # None: a line with more fields than the header (named below)
     if "subject" not in rows[0] or unknown:
         raise ValueError(f"{path}: columns must include 'subject' and be among {_COLUMNS}; unknown: {sorted(unknown)}.")
     items, lines = [], {}
