@@ -341,15 +341,17 @@ def run_evaluation(cfg: EvaluationConfig, log: Callable[[str], None] = print) ->
         OSError: the output folder cannot be written (the message names the file).
     """
     start = time.perf_counter()
-    created = not cfg.out.exists()
+    created = None if cfg.out.exists() else cfg.out  # the top folder this run creates, if any
+    while created is not None and created.parent != created and not created.parent.exists():
+        created = created.parent
     lock = OutputLock(cfg.out, wait=cfg.wait)
     with lock:
         try:
             prepared = _prepare(cfg, log)
         except BaseException:
-            if created:
+            if created is not None:
                 lock.release()
-                shutil.rmtree(cfg.out, ignore_errors=True)  # bad input: leave no trace of a folder this run made
+                shutil.rmtree(created, ignore_errors=True)  # bad input: leave no trace of folders this run made
             raise
         with work_area(cfg.out):
             return _run_locked(cfg, log, start, *prepared)

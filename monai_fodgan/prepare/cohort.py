@@ -47,7 +47,7 @@ from monai_fodgan.processes import process_pool
 from monai_fodgan.safe_paths import check_subject_id, path_under
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
-from monai_fodgan.workspace import work_area
+from monai_fodgan.workspace import WORK_NAME, work_area
 
 __all__ = ["PrepareConfig", "prepare_cohort", "split_subjects", "input_hash"]
 
@@ -119,7 +119,8 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
         fod = np.moveaxis(img.numpy(), 0, -1)
         return FODResult(fod=fod, mask=fod[..., 0] > 0, affine=img.affine.numpy(),
                          record={"backend": "given", "source": str(item.fod), "lmax": cfg.lmax})
-    with tempfile.TemporaryDirectory(prefix=f"prepare-{item.subject}-") as tmp:
+    (cfg.out / WORK_NAME).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"prepare-{item.subject}-", dir=cfg.out / WORK_NAME) as tmp:
         work = Path(tmp)
         dwi = load_dwi(item, work)  # all checks happen here, before any fitting
         if backend == "mrtrix":
@@ -341,6 +342,9 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
         })
         stats = SHNormalization.from_images((load_fod(standardised[s]) for s in train), quantile=cfg.stats_quantile)
         stats.save(cfg.out / "sh_stats.json")
+    else:  # no subject at all (a rebuild on another grid where every subject failed): no stale datalist either
+        for stale in ("datalist.json", "sh_stats.json"):
+            (cfg.out / stale).unlink(missing_ok=True)
     prepared_now = {r["subject"] for r in ok if r["status"] in ("done", "skipped")}
     summary = {
         "subjects": len(items), "done": sum(r["status"] == "done" for r in ok),
