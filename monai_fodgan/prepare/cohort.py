@@ -44,7 +44,7 @@ from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
 from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
 from monai_fodgan.processes import process_pool
-from monai_fodgan.safe_paths import check_subject_id, path_under
+from monai_fodgan.safe_paths import UnsafePathError, check_subject_id, path_under
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
 from monai_fodgan.workspace import WORK_NAME, work_area
@@ -202,8 +202,10 @@ def _read_datalist(cfg: PrepareConfig, subjects: Sequence[str]) -> dict | None:
         datalist = json.loads(path.read_text())
         for key in ("training", "validation"):
             for entry in datalist.get(key, []):
-                check_subject_id(entry["subject"], str(path))
+                check_subject_id(entry["subject"], f"an entry of {key!r}")
                 path_under(cfg.out, entry["image"])
+    except UnsafePathError as e:
+        raise ValueError(f"{path}: {e}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: malformed datalist (line {e.lineno}, column {e.colno}: {e.msg}); fix it, or "
                          "remove it to prepare the folder anew.") from None
