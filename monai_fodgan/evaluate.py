@@ -7,7 +7,9 @@ Example::
 
 Writes ``metrics.json``, ``figures/`` and a self-contained ``report.html`` in ``--out``; intermediate results
 are cached there, so a re-run resumes where it stopped. Exits 1 when a subject could not be analysed (the report
-still lists the others), 2 on bad input.
+still lists the others), 2 on bad input (the message names the file), on an output folder that cannot be written,
+or on one that another run is using (--wait queues behind it). Identical inputs and --seed give identical numbers
+whatever --jobs.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-gb", type=float, default=d["memory_gb"].default, help="memory for images held at once")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--wait", action="store_true", help="if another run is using --out, wait for it instead of refusing")
     return p
 
 
@@ -74,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
             cutoff=args.cutoff, max_length_mm=args.max_length, mask_voxel_mm=args.mask_voxel, mask_threshold=args.mask_threshold, atlas=args.atlas,
             template=args.template, syn=not args.no_syn, truth=args.truth, mantel_permutations=args.mantel_permutations,
             mmd_permutations=args.mmd_permutations, jobs=args.jobs, memory_gb=args.memory_gb, seed=args.seed,
-            progress=not args.no_progress)
+            progress=not args.no_progress, wait=args.wait)
         metrics = run_evaluation(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"evaluate: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # read-only or unwritable output, disk full: the file and the problem, one line
+        from monai_fodgan.errors import os_error_message
+
+        print(f"evaluate: error: {os_error_message(err)}", file=sys.stderr)
         return 2
     if metrics["failed"]:
         print(f"evaluate: {len(metrics['failed'])} subject(s) could not be analysed; see {metrics['report']}.", file=sys.stderr)

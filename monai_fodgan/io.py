@@ -8,6 +8,7 @@ in memory it is a channel-first MONAI ``MetaTensor`` (C, X, Y, Z) whose ``affine
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -25,6 +26,9 @@ from monai_fodgan.validation import FODValidationError, check_fod_array
 __all__ = ["atomic_output", "file_digest", "load_fod", "save_fod", "save_nifti"]
 
 
+#: errors of writing a file (not of reading an input inside the block): re-raised naming the output
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -33,18 +37,26 @@ os.umask(_UMASK)
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    A crash or error leaves any existing ``path`` untouched and no half-written file behind.
+    A crash or error leaves any existing ``path`` untouched and no half-written file behind. An operating-system
+    error (read-only folder, no permission, disk full) is raised naming ``path``, not the temporary name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        suffix = "".join(path.suffixes) or ".tmp"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from e
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp_path, path)
+    except OSError as e:
+        if e.errno not in _WRITE_ERRORS or e.filename == str(path):
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from e
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -2,7 +2,10 @@
 
 Every MRtrix3 call in this package goes through :func:`run_mrtrix`: it checks that the command exists,
 runs it without a shell, and on failure raises :class:`MRtrixError` showing the full command and
-MRtrix3's own message, so the rest of the code never builds or debugs command lines by hand.
+MRtrix3's own message, so the rest of the code never builds or debugs command lines by hand. Commands die with the
+process that started them (:func:`monai_fodgan.processes.child_preexec`), and MRtrix3's Python scripts (e.g.
+``dwi2response``) get ``-scratch`` in Python's temporary folder, which ``prepare`` and ``evaluate`` point into their
+output folder's work area, instead of a scratch folder in the current directory.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+
+from monai_fodgan.processes import child_preexec
 
 __all__ = ["MRtrixError", "mrtrix_available", "mrtrix_version", "run_mrtrix"]
 
@@ -25,6 +31,17 @@ class MRtrixError(RuntimeError):
 def mrtrix_available(command: str = "mrconvert") -> bool:
     """Whether the MRtrix3 command ``command`` is on PATH."""
     return shutil.which(command) is not None
+
+
+@lru_cache(maxsize=None)
+def _is_script(exe: str) -> bool:
+    """Whether an MRtrix3 command is one of its Python scripts (they take ``-scratch``; binaries do not)."""
+    try:
+        with open(exe, "rb") as f:
+            first = f.readline(200)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
 
 
 @lru_cache(maxsize=None)
@@ -58,11 +75,14 @@ def run_mrtrix(command: str, *args: str | Path | float, nthreads: int | None = N
     if exe is None:
         raise MRtrixError(f"MRtrix3 command '{command}' not found on PATH; install MRtrix3 (e.g. apt-get install mrtrix3).")
     cmd = [exe, *map(str, args)]
+    if _is_script(exe) and "-scratch" not in cmd:
+        cmd += ["-scratch", tempfile.gettempdir()]
     if quiet:
         cmd.append("-quiet")
     if nthreads is not None:
         cmd += ["-nthreads", str(nthreads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=None if env is None else {**os.environ, **env})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=None if env is None else {**os.environ, **env},
+                          preexec_fn=child_preexec())
     if proc.returncode != 0:
         raise MRtrixError(
             f"MRtrix3 command failed (exit {proc.returncode}):\n  {shlex.join(cmd)}\n{proc.stderr.strip()}"

@@ -54,20 +54,24 @@ def _array_path(folder: Path, image: str) -> Path:
 
 
 def write_training_arrays(dataset_dir: str | Path, dtype: str = "float16", lists: Sequence[str] = ("training", "validation"),
-                          progress: bool = True) -> Path:
+                          progress: bool = True, wait: bool = False) -> Path:
     """Write the float16 training arrays of a prepared dataset and their datalist; returns the datalist's path.
+
+    Holds the dataset folder's lock (:class:`~monai_fodgan.locking.OutputLock`) while writing, as ``prepare`` does.
 
     Args:
         dataset_dir: the output folder of ``monai-fodgan-prepare`` (with ``datalist.json``).
         dtype: ``"float16"`` (default) or ``"float32"``.
         lists: datalist sections to convert.
         progress: print one line per written array.
+        wait: wait for another run holding the folder instead of refusing.
 
     Raises:
         FileNotFoundError: no ``datalist.json``.
         ValueError: the images are not on one grid (the message names the first that differs).
+        monai_fodgan.locking.OutputLockedError: another run holds the folder (and ``wait`` is False).
     """
-    from monai_fodgan.io import atomic_output, load_fod
+    from monai_fodgan.locking import OutputLock
 
     root = Path(dataset_dir)
     datalist_file = root / "datalist.json"
@@ -75,6 +79,12 @@ def write_training_arrays(dataset_dir: str | Path, dtype: str = "float16", lists
         raise FileNotFoundError(f"{datalist_file}: no such file; prepare the dataset first (monai-fodgan-prepare).")
     if dtype not in ("float16", "float32"):
         raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}.")
+    with OutputLock(root, command="training arrays", wait=wait):
+        return _write_arrays(root, datalist_file, dtype, lists, progress)
+
+
+def _write_arrays(root: Path, datalist_file: Path, dtype: str, lists: Sequence[str], progress: bool) -> Path:
+    from monai_fodgan.io import atomic_output, load_fod
     datalist = json.loads(datalist_file.read_text())
     folder = root / ARRAY_FOLDER
     folder.mkdir(exist_ok=True)
@@ -156,10 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path, help="a prepared dataset folder (with datalist.json)")
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored type (default: float16)")
+    parser.add_argument("--wait", action="store_true", help="if another run is using the folder, wait for it instead of refusing")
     args = parser.parse_args(argv)
+    from monai_fodgan.locking import OutputLockedError
+
     try:
-        out = write_training_arrays(args.dataset, args.dtype)
-    except (FileNotFoundError, ValueError) as e:
+        out = write_training_arrays(args.dataset, args.dtype, wait=args.wait)
+    except (FileNotFoundError, ValueError, OutputLockedError) as e:
         print(f"error: {e}", flush=True)
         return 2
     print(f"datalist of the training arrays: {out}")

@@ -6,7 +6,8 @@ hash of the hyperparameters and architectures. Everything is stored as tensors, 
 optimiser state, so ``torch.load(..., weights_only=True)`` reads it. Files are written to a temporary
 name and renamed, so a run killed mid-write leaves the previous checkpoint intact. The generator's
 weights are under the key ``model``, the MONAI bundle convention, so ``models/model.pt`` loads into
-``network_def`` like any zoo bundle's.
+``network_def`` like any zoo bundle's. While training, rank 0 holds the checkpoint folder's lock
+(:class:`monai_fodgan.locking.OutputLock`): a second run on the same ``ckpt_dir`` refuses at start, naming the first.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from monai_fodgan.data.stream import image_grid
 from monai_fodgan.io import atomic_output
+from monai_fodgan.locking import OutputLock
 from monai_fodgan.transforms.normalize import SHNormalization
 
 __all__ = ["AlphaWGANCheckpoint", "rng_state", "set_rng_state", "load_checkpoint", "config_digest"]
@@ -103,13 +105,16 @@ class AlphaWGANCheckpoint:
         rank: this process's rank; only rank 0 writes.
         reference_image: an image of the training grid; its affine and shape are stored so that inference
             writes synthetic subjects on that grid.
+        wait_for_lock: when another run trains into ``ckpt_dir``, wait for it instead of refusing
+            (:class:`monai_fodgan.locking.OutputLockedError`).
     """
 
     def __init__(self, ckpt_dir: str | Path, normalization: SHNormalization | str | Path | None = None,
                  final_file: str | Path | None = None, save_every: int = 1, n_saved: int = 3, resume: bool = True,
                  init_checkpoint: str | Path | None = None, strict: bool = True, rank: int | None = None,
-                 reference_image: str | Path | None = None) -> None:
+                 reference_image: str | Path | None = None, wait_for_lock: bool = False) -> None:
         self.ckpt_dir = Path(ckpt_dir)
+        self.lock = OutputLock(self.ckpt_dir, wait=wait_for_lock)
         if normalization is not None and not isinstance(normalization, SHNormalization):
             normalization = SHNormalization.load(normalization)
         self.normalization = normalization
@@ -130,6 +135,13 @@ class AlphaWGANCheckpoint:
         engine.add_event_handler(Events.STARTED, self.load_latest)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_every), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save_final)
+        engine.add_event_handler(Events.COMPLETED, lambda _: self.lock.release())
+        engine.add_event_handler(Events.EXCEPTION_RAISED, self._release_and_raise)
+
+    def _release_and_raise(self, engine: Engine, error: BaseException) -> None:
+        """Free the folder when training fails, and let the error through (ignite re-raises only without handlers)."""
+        self.lock.release()
+        raise error
 
     # -- writing -------------------------------------------------------------------------------------
     def state(self, engine: Engine) -> dict[str, Any]:
@@ -196,6 +208,8 @@ class AlphaWGANCheckpoint:
 
     def load_latest(self, engine: Engine) -> None:
         """At start: continue from the newest checkpoint in ``ckpt_dir``, else from ``init_checkpoint``."""
+        if self.rank == 0:
+            self.lock.acquire()  # one run per checkpoint folder; a dead holder's lock is taken over
         if self.rank == 0 and self.ckpt_dir.is_dir():  # temporaries of a run killed while writing
             for stale in self.ckpt_dir.glob(".checkpoint_*"):
                 stale.unlink(missing_ok=True)

@@ -49,10 +49,12 @@ class EvaluationConfig:
             names match (the demo's validation subjects).
         histogram_bins: bins per SH coefficient histogram.
         mantel_permutations, mmd_permutations: permutations of the two tests.
-        jobs: subjects processed in parallel (threads per job: CPU count / jobs).
+        jobs: subjects processed in parallel. Tracking runs one thread per subject, so the results do not depend
+            on ``jobs``; the other steps use CPU count / jobs threads.
         memory_gb: memory for images held at once by the pairwise distances.
         seed: seed of tractography and of the permutation tests.
         progress: show progress bars.
+        wait: when another run is using ``out``, wait for it instead of refusing.
     """
 
     synthetic: Path
@@ -85,6 +87,7 @@ class EvaluationConfig:
     memory_gb: float = 4.0
     seed: int = 0
     progress: bool = True
+    wait: bool = False
 
     def __post_init__(self) -> None:
         self.synthetic, self.reference, self.out = Path(self.synthetic), Path(self.reference), Path(self.out)

@@ -34,6 +34,7 @@ from monai_fodgan.evaluation.registration import atlas_in_mni, label_dice, load_
 from monai_fodgan.evaluation.subjects import EvalSubject, afd_map, load_fod_array
 from monai_fodgan.evaluation.tractography import BACKENDS, TrackingSettings, TractRegions, make_tracking_image
 from monai_fodgan.evaluation.tracts import MaskGrid, dice_indices, indices_on_grid, measure_tract, truth_masks
+from monai_fodgan.workspace import WORK_NAME
 
 __all__ = ["SubjectTask", "analyse_subject", "task_identity", "N_NODES", "subject_cache_name"]
 
@@ -153,10 +154,12 @@ def _tracking_step(task: SubjectTask, backend: str, cache: ResultCache, fod: np.
     if hit is not None:
         return hit
     start = time.perf_counter()
+    # one thread per tracking command: seeded MRtrix3 and DIPY tracking repeat exactly only single-threaded, so the
+    # results do not depend on --jobs (parallelism is across subjects)
     settings = TrackingSettings(voxel_mm=cfg.voxel_mm, cutoff=cfg.cutoff, max_length_mm=cfg.max_length_mm, seed=cfg.seed,
-                                nthreads=task.nthreads, seeds_per_streamline=cfg.tract_seeds)
-    (cache.root / "work").mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{task.digest[:12]}-{backend}-", dir=cache.root / "work"))
+                                nthreads=1, seeds_per_streamline=cfg.tract_seeds)
+    (cfg.out / WORK_NAME).mkdir(parents=True, exist_ok=True)  # the output's work area, cleaned at the next start
+    work = Path(tempfile.mkdtemp(prefix=f"{task.digest[:12]}-{backend}-", dir=cfg.out / WORK_NAME))
     try:
         image = make_tracking_image(fod, affine, settings, work)
         tracker = BACKENDS[backend](image, settings)

@@ -10,20 +10,22 @@ Output folder::
     registration/<set>/<subject>.png      registration quality of each subject
     cache/                                intermediate results keyed by input contents and parameters
 
-Inputs are checked before any work (missing files, non-FOD images, images on different grids, MRtrix3 asked for
-but not installed): the error names the file. A subject whose analysis fails is reported and left out; the
+Inputs are checked before any work (missing files, non-FOD images, NaN or infinite values, truncated files, images on
+different grids, MRtrix3 asked for but not installed): the error names the file. One run at a time holds the folder
+(:class:`~monai_fodgan.locking.OutputLock`); temporary files live in ``.work/``, removed at the end and, after a
+killed run, at the next start; worker processes die with the run. Tracking is single-threaded and seeded per
+subject (parallelism is across subjects), so identical inputs and seed give identical numbers whatever ``jobs``. A subject whose analysis fails is reported and left out; the
 others finish, and the run's ``failed`` list says why. A re-run reuses every cached result.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,10 +42,14 @@ from monai_fodgan.evaluation.fod_statistics import coefficient_histograms, histo
 from monai_fodgan.evaluation.generative import ms_ssim_settings, pairwise_ms_ssim
 from monai_fodgan.evaluation.per_subject import SubjectTask, analyse_subject, subject_cache_name, task_identity
 from monai_fodgan.evaluation.report import write_report
-from monai_fodgan.evaluation.subjects import EvalSubject, afd_map, check_common_grid, collect_subjects, load_fod_array
+from monai_fodgan.evaluation.subjects import (EvalSubject, afd_map, check_common_grid, check_images, collect_subjects,
+                                               load_fod_array)
 from monai_fodgan.evaluation.tracts import mask_grid
 from monai_fodgan.io import atomic_output, file_digest, save_nifti
+from monai_fodgan.locking import OutputLock
+from monai_fodgan.processes import process_pool
 from monai_fodgan.visualize import plot_coefficient_slices, plot_fod_slices
+from monai_fodgan.workspace import work_area
 
 __all__ = ["run_evaluation"]
 
@@ -124,9 +130,7 @@ def _analyse_all(tasks: list[SubjectTask], jobs: int, progress: bool) -> list[di
         for t in _progress(todo, len(todo), "subjects", progress):
             done[task_identity(t)] = analyse_subject(t)
     else:
-        # fork where the platform has it, as prepare does; spawn elsewhere
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        with process_pool(jobs) as pool:  # workers die with this process
             futures = {pool.submit(analyse_subject, t): task_identity(t) for t in todo}
             for future in _progress(as_completed(futures), len(todo), "subjects", progress):
                 done[futures[future]] = future.result()
@@ -313,6 +317,7 @@ def _prepare(cfg: EvaluationConfig, log: Callable[[str], None]) -> tuple[dict, t
     grid = check_common_grid([s for subjects in sets.values() for s in subjects])
     backends = resolve_backends(cfg.backend)
     ms_ssim_settings(grid[0])  # fails now, not after hours, on grids too small for it
+    check_images([s for subjects in sets.values() for s in subjects])  # reads every image: last of the checks
     log(f"evaluating {len(sets['synthetic'])} synthetic against {len(sets['reference'])} reference subjects"
         + (f" ({len(sets['training'])} training subjects for the memorisation check)" if "training" in sets else "")
         + f"; grid {grid[0]} x {grid[2]}; tractography: {', '.join(backends)}")
@@ -332,12 +337,31 @@ def run_evaluation(cfg: EvaluationConfig, log: Callable[[str], None] = print) ->
     Raises:
         FileNotFoundError, ValueError, RuntimeError: bad inputs, before any work; RuntimeError also when no
             synthetic or no reference subject could be analysed.
+        monai_fodgan.locking.OutputLockedError: another run is using ``cfg.out`` (and ``cfg.wait`` is False).
+        OSError: the output folder cannot be written (the message names the file).
     """
     start = time.perf_counter()
-    sets, (shape, affine, n_sh), backends = _prepare(cfg, log)
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    created = None if cfg.out.exists() else cfg.out  # the top folder this run creates, if any
+    while created is not None and created.parent != created and not created.parent.exists():
+        created = created.parent
+    lock = OutputLock(cfg.out, wait=cfg.wait)
+    with lock:
+        try:
+            prepared = _prepare(cfg, log)
+        except BaseException:
+            if created is not None:
+                lock.release()
+                shutil.rmtree(created, ignore_errors=True)  # bad input: leave no trace of folders this run made
+            raise
+        with work_area(cfg.out):
+            return _run_locked(cfg, log, start, *prepared)
+
+
+def _run_locked(cfg: EvaluationConfig, log: Callable[[str], None], start: float, sets: dict,
+                grid: tuple[tuple[int, ...], np.ndarray, int], backends: list[str]) -> dict:
+    shape, affine, n_sh = grid
     cache = ResultCache(cfg.out / "cache")
-    cache.remove_stale_temporaries()
+    shutil.rmtree(cache.root / "work", ignore_errors=True)  # where earlier versions kept temporary files
     everyone = [s for subjects in sets.values() for s in subjects]
     digests = {s.key: file_digest(s.path) for s in _progress(everyone, len(everyone), "hashing", cfg.progress)}
     template, template_id = _resolve_template(cfg, cache)

@@ -11,7 +11,13 @@ A cohort::
     python -m monai_fodgan.prepare --table subjects.tsv --out DIR --jobs 4
     python -m monai_fodgan.prepare --bids /data/bids --out DIR --val 100
 
-Exits 1 when any subject failed (the others still finish; summary.json lists why), 2 on bad arguments.
+Exits 1 when any subject failed (the others still finish; summary.json lists why), 2 on bad arguments or input
+(unsafe or repeated subject IDs, a malformed datalist.json in --out, an output folder that cannot be written, or
+one that another run is using: pass --wait to queue behind it).
+
+Adding subjects to an existing output folder keeps the subjects already there (files and training/validation
+assignment) and keeps datalist.json, sh_stats.json and summary.json in agreement; with --crop cohort the new
+subjects go into the dataset's crop box, and one whose brain reaches outside it fails unless --recrop re-crops all.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from monai_fodgan.errors import os_error_message
+from monai_fodgan.locking import OutputLockedError
 from monai_fodgan.prepare.cohort import CROPS, PrepareConfig, prepare_cohort
 from monai_fodgan.prepare.dwi import DWIInput
 from monai_fodgan.prepare.inputs import read_table, scan_bids
+from monai_fodgan.safe_paths import check_subject_id
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training-arrays", action="store_true",
                    help="also write float16 training arrays (training_arrays/, training_arrays_datalist.json) that a "
                         "GPU can be fed from (train.json: training_storage 'arrays')")
+    p.add_argument("--recrop", action="store_true",
+                   help="adding to an existing --crop cohort dataset: re-crop every subject to a box holding them all")
+    p.add_argument("--wait", action="store_true", help="if another run is using --out, wait for it instead of refusing")
     return p
 
 
@@ -67,14 +79,22 @@ def main(argv: list[str] | None = None) -> int:
             items = scan_bids(args.bids)
         else:
             single = args.dwi or args.fod
-            subject = args.subject or single.name.split(".")[0]
+            subject = check_subject_id(args.subject or single.name.split(".")[0], "--subject")
             items = [DWIInput(subject, dwi=args.dwi, bval=args.bval, bvec=args.bvec, mask=args.mask, fod=args.fod)]
         cfg = PrepareConfig(out=args.out, backend=args.backend, lmax=args.lmax, shape=tuple(args.shape), crop=args.crop,
                             n_val=args.val, seed=args.seed, jobs=args.jobs,
-                            responses=tuple(args.responses) if args.responses else None)
+                            responses=tuple(args.responses) if args.responses else None, recrop=args.recrop,
+                            wait=args.wait)
     except (OSError, ValueError) as e:
-        parser.error(str(e))
-    summary = prepare_cohort(items, cfg)
+        parser.error(os_error_message(e) if isinstance(e, OSError) else str(e))
+    try:
+        summary = prepare_cohort(items, cfg)
+    except (ValueError, OutputLockedError) as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # read-only or unwritable output, disk full: the file and the problem, one line
+        print(f"{parser.prog}: error: {os_error_message(e)}", file=sys.stderr)
+        return 2
     print(f"prepared {summary['done']} subjects, skipped {summary['skipped']} already done, "
           f"{len(summary['failed'])} failed; training {summary['training']}, validation {summary['validation']}; "
           f"{summary['total_seconds']} s. Summary: {args.out / 'summary.json'}")
@@ -83,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.training_arrays and summary["training"]:
         from monai_fodgan.data.training_arrays import write_training_arrays
 
-        print(f"training arrays: {write_training_arrays(args.out, progress=False)}")
+        print(f"training arrays: {write_training_arrays(args.out, progress=False, wait=True)}")
     return 1 if summary["failed"] else 0
 
 

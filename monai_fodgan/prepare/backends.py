@@ -42,24 +42,45 @@ def choose_backend(requested: str | None) -> str:
     return requested
 
 
-def _load_mask(path: Path, shape: Sequence[int], subject: str, workdir: Path) -> np.ndarray:
-    """A user's brain mask (NIfTI or .mif) as a boolean array on the DWI grid."""
+def _same_grid(a: np.ndarray, b: np.ndarray, shape: Sequence[int], tolerance_voxels: float = 0.01) -> float | None:
+    """None when the voxel grids of affines ``a`` and ``b`` (same ``shape``) put every voxel at the same place,
+    within ``tolerance_voxels`` of the smallest voxel; else the largest distance in mm (at the grid's corners)."""
+    corners = np.array([[x, y, z, 1.0] for x in (0, shape[0] - 1) for y in (0, shape[1] - 1) for z in (0, shape[2] - 1)])
+    distance = float(np.linalg.norm(corners @ (np.asarray(a) - np.asarray(b))[:3].T, axis=1).max())
+    voxel = float(np.linalg.norm(np.asarray(b)[:3, :3], axis=0).min())
+    return None if distance <= tolerance_voxels * voxel else distance
+
+
+def _load_mask(path: Path, shape: Sequence[int], subject: str, workdir: Path, affine: np.ndarray | None = None) -> np.ndarray:
+    """A user's brain mask (NIfTI or .mif) as a boolean array on the DWI grid: same shape AND same geometry (a mask
+    of the right shape but flipped or shifted would silently select the wrong voxels)."""
     if not path.is_file():
         raise DWIError(f"subject {subject}: mask {path}: file not found.")
+    source = path
     if path.suffix == ".mif":
         converted = workdir / "user_mask.nii"
         run_mrtrix("mrconvert", path, converted, "-force")
         path = converted
-    mask = np.asarray(nib.load(str(path)).dataobj) > 0
-    if mask.shape[:3] != tuple(shape[:3]):
-        raise DWIError(f"subject {subject}: mask {path} has shape {mask.shape}, the DWI {tuple(shape[:3])}.")
-    return mask
+    try:
+        image = nib.load(str(path))
+        mask = np.asarray(image.dataobj) > 0
+    except Exception as e:  # nibabel raises several types for unreadable files
+        raise DWIError(f"subject {subject}: mask {source}: unreadable image ({type(e).__name__}: {e}).") from None
+    if mask.shape[:3] != tuple(shape[:3]) or mask.ndim != 3 and not (mask.ndim == 4 and mask.shape[3] == 1):
+        raise DWIError(f"subject {subject}: mask {source} has shape {mask.shape}, the DWI {tuple(shape[:3])}.")
+    if affine is not None:
+        distance = _same_grid(image.affine, affine, mask.shape[:3])
+        if distance is not None:
+            raise DWIError(f"subject {subject}: mask {source} has the DWI's shape but another position or orientation "
+                           f"(its voxels lie up to {distance:.2f} mm from the DWI's; affine "
+                           f"{np.round(image.affine, 3).tolist()} vs {np.round(affine, 3).tolist()}).")
+    return mask.reshape(mask.shape[:3])
 
 
 def _brain_mask(item: DWIInput, dwi: LoadedDWI, workdir: Path) -> np.ndarray:
     """The user's mask, or DIPY's ``median_otsu`` of the mean b = 0 image."""
     if item.mask is not None:
-        return _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir)
+        return _load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir, dwi.affine)
     from dipy.segment.mask import median_otsu
 
     _, mask = median_otsu(dwi.data[..., dwi.gradients.b0_mask].mean(-1), median_radius=2, numpass=1)
@@ -83,7 +104,8 @@ def fod_mrtrix(item: DWIInput, dwi: LoadedDWI, workdir: Path, lmax: int = 6,
     grad = ("-fslgrad", dwi.bvec, dwi.bval)
     if item.mask is not None:
         mask_path = workdir / "mask.nii"
-        save_nifti(_load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir), dwi.affine, mask_path, dtype=np.uint8)
+        save_nifti(_load_mask(Path(item.mask), dwi.data.shape, item.subject, workdir, dwi.affine), dwi.affine, mask_path,
+                   dtype=np.uint8)
     else:
         mask_path = workdir / "mask.nii"
         run_mrtrix("dwi2mask", dwi.nifti, mask_path, *grad, "-force", nthreads=nthreads)

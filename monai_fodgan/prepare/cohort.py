@@ -11,31 +11,43 @@ Output folder layout::
 
 Re-running skips the FOD computation of a subject whose inputs and parameters hash to what its sidecar
 recorded (not mere file existence). Every file is written to a temporary name and renamed, so an interrupted
-run leaves no half-written output.
+run leaves no half-written output. One run at a time holds the folder (:class:`~monai_fodgan.locking.OutputLock`);
+its temporary files live in ``.work/``, removed at the end and, after a killed run, at the next start.
+
+Adding subjects to an existing dataset (a run whose subjects are not all in ``datalist.json``) is incremental:
+the subjects already there keep their files and their training/validation assignment; the new ones are split
+so that the validation share approaches ``n_val``; with ``crop="cohort"`` the new subjects are resampled into the
+dataset's existing crop box, and a subject whose brain reaches outside it fails with a message saying so, unless
+``recrop`` re-crops every subject (from ``native/``) to the box holding them all. A subject that fails in a
+re-run keeps its previous result. ``datalist.json``, ``sh_stats.json`` and ``summary.json`` always describe the
+same subjects; the grid (``lmax``, ``shape``, ``crop``) must match the existing dataset's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import tempfile
 import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 from monai_fodgan.io import atomic_output, file_digest, load_fod, save_nifti
+from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
 from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
+from monai_fodgan.processes import process_pool
+from monai_fodgan.safe_paths import UnsafePathError, check_subject_id, path_under
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
+from monai_fodgan.workspace import WORK_NAME, work_area
 
 __all__ = ["PrepareConfig", "prepare_cohort", "split_subjects", "input_hash"]
 
@@ -59,6 +71,9 @@ class PrepareConfig:
         jobs: subjects processed in parallel.
         responses: (wm, gm, csf) response files for the MRtrix3 backend instead of estimating them.
         stats_quantile: quantile of |coefficient| mapped to 1 by the normalisation statistics.
+        recrop: when adding subjects to an existing "cohort"-cropped dataset whose crop box does not hold them,
+            re-crop every subject to the union box instead of failing the new ones.
+        wait: when another run holds ``out``, wait for it instead of refusing.
     """
 
     out: Path
@@ -71,6 +86,8 @@ class PrepareConfig:
     jobs: int = 1
     responses: tuple[Path, ...] | None = None
     stats_quantile: float = 1.0
+    recrop: bool = False
+    wait: bool = False
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS:
@@ -102,7 +119,8 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
         fod = np.moveaxis(img.numpy(), 0, -1)
         return FODResult(fod=fod, mask=fod[..., 0] > 0, affine=img.affine.numpy(),
                          record={"backend": "given", "source": str(item.fod), "lmax": cfg.lmax})
-    with tempfile.TemporaryDirectory(prefix=f"prepare-{item.subject}-") as tmp:
+    (cfg.out / WORK_NAME).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"prepare-{item.subject}-", dir=cfg.out / WORK_NAME) as tmp:
         work = Path(tmp)
         dwi = load_dwi(item, work)  # all checks happen here, before any fitting
         if backend == "mrtrix":
@@ -113,10 +131,9 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
 def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -> dict:
     """Stage 1 for one subject (runs in a worker process). Never raises: failures come back as a status."""
     start = time.perf_counter()
-    native_dir = cfg.out / "native"
-    sidecar = native_dir / f"{item.subject}.json"
-    native = native_dir / f"{item.subject}_fod.nii.gz"
     try:
+        sidecar = path_under(cfg.out, f"native/{check_subject_id(item.subject)}.json")
+        native = path_under(cfg.out, f"native/{item.subject}_fod.nii.gz")
         item.check_files()
         backend = "given" if item.fod is not None else choose_backend(cfg.backend)
         digest = input_hash(item, backend, cfg)
@@ -151,7 +168,7 @@ def split_subjects(subjects: Sequence[str], n_val: float, seed: int) -> tuple[li
 def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Path:
     """Stage 2: the subject's native FOD on the training grid, written to fod/<subject>.nii.gz."""
     img = load_fod(record["native_fod"])
-    out = cfg.out / "fod" / f"{record['subject']}.nii.gz"
+    out = path_under(cfg.out, f"fod/{check_subject_id(record['subject'])}.nii.gz")
     if cfg.crop == "hcp":
         from monai_fodgan.transforms.presets import hcp_paper_crop
 
@@ -170,20 +187,106 @@ def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Pa
     return out
 
 
+def _read_datalist(cfg: PrepareConfig, subjects: Sequence[str]) -> dict | None:
+    """The existing dataset's ``datalist.json`` (None when there is none, or when this run re-prepares all of its
+    subjects on another grid: a new dataset), checked against this run's grid.
+
+    Raises:
+        ValueError: malformed, or prepared with another lmax, shape or crop while some of its subjects are not in
+            this run (the message names the file).
+    """
+    path = cfg.out / "datalist.json"
+    if not path.is_file():
+        return None
+    try:
+        datalist = json.loads(path.read_text())
+        for key in ("training", "validation"):
+            for entry in datalist.get(key, []):
+                check_subject_id(entry["subject"], f"an entry of {key!r}")
+                path_under(cfg.out, entry["image"])
+    except UnsafePathError as e:
+        raise ValueError(f"{path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: malformed datalist (line {e.lineno}, column {e.colno}: {e.msg}); fix it, or "
+                         "remove it to prepare the folder anew.") from None
+    except (AttributeError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: malformed datalist (expected training/validation lists of entries with "
+                         f"'subject' and 'image'; {type(e).__name__}: {e}).") from None
+    wanted = {"lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop}
+    everyone = {e["subject"] for key in ("training", "validation") for e in datalist.get(key, [])} <= set(subjects)
+    for key, value in wanted.items():
+        if key in datalist and datalist[key] != value:
+            if everyone:
+                return None
+            raise ValueError(f"{path}: the dataset was prepared with {key} {datalist[key]}, this run asks for {value}; "
+                             "use the same settings to add subjects, or another --out.")
+    return datalist
+
+
+def _dataset_box(datalist: dict, cfg: PrepareConfig) -> np.ndarray | None:
+    """The crop box of an existing "cohort" dataset: recorded in the datalist, else read from an image's grid."""
+    if datalist.get("crop_box_mm") is not None:
+        return np.asarray(datalist["crop_box_mm"], dtype=np.float64)
+    for entry in datalist.get("training", []) + datalist.get("validation", []):
+        path = cfg.out / entry["image"]
+        if path.is_file():
+            affine = nib.load(str(path)).affine
+            spacing = np.diag(affine)[:3]
+            low = affine[:3, 3] - spacing / 2
+            return np.stack([low, low + spacing * np.asarray(cfg.shape)])
+    return None
+
+
+def _inside(box: np.ndarray, outer: np.ndarray, tol_mm: float = 1e-3) -> bool:
+    return bool((box[0] >= outer[0] - tol_mm).all() and (box[1] <= outer[1] + tol_mm).all())
+
+
+def _assign_split(previous: dict[str, str], subjects: Sequence[str], n_val: float, seed: int) -> tuple[list[str], list[str]]:
+    """Training/validation split of ``subjects``: those in ``previous`` keep their set; the others are drawn (seeded)
+    so that the validation count approaches ``n_val`` of the whole (a count, or a fraction if < 1)."""
+    if not previous:
+        return split_subjects(subjects, n_val, seed)
+    old = [s for s in subjects if s in previous]
+    new = [s for s in subjects if s not in previous]
+    total = len(subjects)
+    target = int(round(n_val * total)) if n_val < 1 else int(n_val)
+    target = min(max(target, 0), max(total - 1, 0))
+    val = [s for s in old if previous[s] == "validation"]
+    train = [s for s in old if previous[s] == "training"]
+    need = max(min(target - len(val), len(new) - (0 if train else 1)), 0)
+    order = [str(s) for s in np.random.default_rng(seed).permutation(sorted(new))] if new else []
+    return sorted(train + order[need:]), sorted(val + order[:need])
+
+
 def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool = True) -> dict:
     """Prepare every subject, then standardise, split, compute statistics and write the summary.
 
+    Holds ``cfg.out``'s lock for the whole run and adds to an existing dataset there (see the module notes).
+
     Returns:
         the summary (also written to ``summary.json``); ``summary["failed"]`` lists failed subjects with reasons.
+
+    Raises:
+        ValueError: duplicate or unsafe subject IDs, no subjects, or an existing ``datalist.json`` that is malformed
+            or of another grid (before any work).
+        monai_fodgan.locking.OutputLockedError: another run holds ``cfg.out`` (and ``cfg.wait`` is False).
+        OSError: the output folder cannot be written (the message names the file).
     """
     names = [i.subject for i in items]
+    for name in names:
+        check_subject_id(name)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"duplicate subject IDs: {duplicates}")
     if not items:
         raise ValueError("no subjects to prepare.")
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(cfg.out)
+    with OutputLock(cfg.out, wait=cfg.wait), work_area(cfg.out):
+        return _prepare_locked(items, cfg, progress)
+
+
+def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool) -> dict:
+    existing = _read_datalist(cfg, [i.subject for i in items])
+    previous = {e["subject"]: key for key in ("training", "validation") for e in (existing or {}).get(key, [])}
     start = time.perf_counter()
     jobs = max(1, min(cfg.jobs, len(items)))
     nthreads = max(1, (os.cpu_count() or 1) // jobs)
@@ -193,58 +296,74 @@ def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool
             records.append(_process_subject(item, cfg, nthreads))
             _report(records[-1], len(records), len(items), progress)
     else:
-        # fork where the platform has it (as PyTorch's DataLoader): it does not re-run the caller's script,
-        # so notebooks and scripts without a __main__ guard work; spawn elsewhere
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        with process_pool(jobs) as pool:  # workers die with this process
             futures = [pool.submit(_process_subject, item, cfg, nthreads) for item in items]
             for future in futures:
                 records.append(future.result())
                 _report(records[-1], len(records), len(items), progress)
     ok = [r for r in records if r["status"] in ("done", "skipped")]
     failed = [r for r in records if r["status"] == "failed"]
+    in_run = {r["subject"] for r in records}
+    kept = [s for s in previous if s not in in_run]  # dataset subjects this run does not list: left as they are
+    box = _dataset_box(existing, cfg) if cfg.crop == "cohort" and existing and kept else None
+    if cfg.crop == "cohort" and ok:
+        if box is None:
+            box = union_box([np.asarray(r["brain_box_mm"]) for r in ok])
+        elif cfg.recrop:  # every subject to the box holding them all, from its native FOD
+            again = [json.loads((cfg.out / "native" / f"{s}.json").read_text()) | {"status": "kept"} for s in kept]
+            box = union_box([np.asarray(r["brain_box_mm"]) for r in ok + again])
+            ok = ok + again
+        else:
+            for r in ok:
+                if not _inside(np.asarray(r["brain_box_mm"]), box):
+                    r["status"], r["error"] = "failed", (
+                        f"subject {r['subject']}: its brain box {np.round(r['brain_box_mm'], 1).tolist()} mm reaches "
+                        f"outside the crop box {np.round(box, 1).tolist()} mm of the {len(previous)} subjects already in "
+                        f"{cfg.out}; pass --recrop to re-crop every subject to a box holding them all, or prepare into "
+                        "a new folder.")
+                    failed.append(r)
+            ok = [r for r in ok if r["status"] != "failed"]
     standardised: dict[str, Path] = {}
-    if ok:
-        box = union_box([np.asarray(r["brain_box_mm"]) for r in ok]) if cfg.crop == "cohort" else None
-        for r in ok:
-            try:
-                standardised[r["subject"]] = _standardise(r, cfg, box)
-            except Exception as e:
-                r["status"], r["error"] = "failed", f"standardisation: {type(e).__name__}: {e}"
-                failed.append(r)
-        ok = [r for r in ok if r["status"] != "failed"]
-    train, val = split_subjects([r["subject"] for r in ok], cfg.n_val, cfg.seed)
+    for r in ok:
+        try:
+            standardised[r["subject"]] = _standardise(r, cfg, box)
+        except Exception as e:
+            r["status"], r["error"] = "failed", f"standardisation: {type(e).__name__}: {e}"
+            failed.append(r)
+    ok = [r for r in ok if r["status"] != "failed"]
+    for s in previous:  # untouched subjects, and those failing now, keep their previous result
+        standardised.setdefault(s, cfg.out / "fod" / f"{s}.nii.gz")
+    train, val = _assign_split(previous, sorted(standardised), cfg.n_val, cfg.seed)
     if train:
         _write_json(cfg.out / "datalist.json", {
             "description": "monai_fodgan training set: FODs in MRtrix3's SH basis, world frame, on the training grid",
             "lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop, "seed": cfg.seed,
+            "crop_box_mm": None if box is None else np.asarray(box).tolist(),
             "training": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in train],
             "validation": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in val],
         })
         stats = SHNormalization.from_images((load_fod(standardised[s]) for s in train), quantile=cfg.stats_quantile)
         stats.save(cfg.out / "sh_stats.json")
+    else:  # no subject at all (a rebuild on another grid where every subject failed): no stale datalist either
+        for stale in ("datalist.json", "sh_stats.json"):
+            (cfg.out / stale).unlink(missing_ok=True)
+    prepared_now = {r["subject"] for r in ok if r["status"] in ("done", "skipped")}
     summary = {
         "subjects": len(items), "done": sum(r["status"] == "done" for r in ok),
         "skipped": sum(r["status"] == "skipped" for r in ok), "failed": [
             {"subject": r["subject"], "error": r["error"]} for r in failed],
         "training": len(train), "validation": len(val),
+        "dataset": {"training": train, "validation": val,
+                    "kept_from_before": sorted(s for s in standardised if s in previous and s not in prepared_now),
+                    "added": sorted(s for s in standardised if s not in previous),
+                    "recropped": sorted(r["subject"] for r in ok if r["status"] == "kept"),
+                    "crop_box_mm": None if box is None else np.asarray(box).tolist()},
         "seconds_per_subject": {r["subject"]: r.get("seconds") for r in records},
         "total_seconds": round(time.perf_counter() - start, 2),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
     _write_json(cfg.out / "summary.json", summary)
     return summary
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Delete temporaries that a killed run left behind (hidden ``.<name>-*`` files of ``atomic_output``).
-
-    One prepare run per output folder at a time: a concurrent run's temporaries would be removed too."""
-    for folder in (out, out / "native", out / "fod"):
-        if folder.is_dir():
-            for leftover in folder.glob(".*-*"):
-                if leftover.is_file():
-                    leftover.unlink(missing_ok=True)
 
 
 def _report(record: dict, k: int, n: int, progress: bool) -> None:

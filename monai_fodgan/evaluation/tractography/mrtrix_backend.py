@@ -4,7 +4,9 @@ Whole brain: ``tckgen -algorithm iFOD2 -seed_image mask -select N -maxlength 250
 ``tcksift2`` for per-streamline weights, ``tck2connectome -tck_weights_in -symmetric -zero_diagonal`` on the
 subject's AAL labels (default radial-search assignment, 4 mm). Tracts: ``tckgen -seed_image include[0]
 -include ... -exclude ...`` with iFOD2 on the FOD or FACT on its peaks (``sh2peaks``). Every command goes through
-:func:`monai_fodgan.mrtrix.run_mrtrix`; ``MRTRIX_RNG_SEED`` makes runs reproducible for a fixed thread count.
+:func:`monai_fodgan.mrtrix.run_mrtrix`; ``MRTRIX_RNG_SEED`` makes runs reproducible, but only single-threaded
+(``tckgen`` with a fixed seed differs between runs with 2 threads), so the evaluation tracks with
+``settings.nthreads = 1`` and runs subjects in parallel instead.
 """
 
 from __future__ import annotations
