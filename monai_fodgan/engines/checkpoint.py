@@ -40,6 +40,13 @@ OPTIMIZERS = ("g_optimizer", "d_optimizer", "e_optimizer", "cd_optimizer")
 _PATTERN = re.compile(r"checkpoint_(\d+)\.pt$")  # matched from the start: skips hidden temporary files
 
 
+class _NoFreshStartResumeMessage(logging.Filter):
+    """Drops Ignite's "Engine run resuming from iteration 0, epoch 0 ..." (a fresh start, not a resume)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Engine run resuming from iteration 0, epoch 0")
+
+
 def _module(net: nn.Module) -> nn.Module:
     return net.module if isinstance(net, DistributedDataParallel) else net
 
@@ -128,6 +135,9 @@ class AlphaWGANCheckpoint:
                          "spatial_shape": [int(s) for s in header.shape[:3]]}
 
     def attach(self, engine: Engine) -> None:
+        # Ignite announces "Engine run resuming from iteration 0, epoch 0" on every start (MONAI creates the state
+        # before run()); the position is only known once load_latest has run, and it says where it resumed
+        engine.logger.addFilter(_NoFreshStartResumeMessage())
         engine.add_event_handler(Events.STARTED, self.load_latest)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_every), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save_final)
@@ -203,6 +213,7 @@ class AlphaWGANCheckpoint:
         found = self.checkpoints() if self.resume else []
         path = found[-1] if found else self.init_checkpoint
         if path is None:
+            logger.info("no checkpoint in %s: training starts at iteration 0", self.ckpt_dir)
             return
         self.load(engine, path)
         max_iterations = getattr(engine, "max_iterations", None)
