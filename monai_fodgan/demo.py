@@ -24,7 +24,7 @@ from pathlib import Path
 
 from monai_fodgan.cli import HelpFormatter, shell_line
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _bundle(run_id: str, configs: list[Path], **overrides: object) -> None:
@@ -58,7 +58,8 @@ class _Steps:
         return time.perf_counter() - self.start
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's command line (no heavy imports: ``--help`` answers at once)."""
     parser = argparse.ArgumentParser(prog="python -m monai_fodgan.demo", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
     parser.add_argument("--subjects", type=int, default=16, help="phantom subjects")
@@ -72,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-tract-streamlines", type=int, default=200,
                         help="streamlines per tract in the evaluation (the bundle's default: 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the phantom, the split, training and sampling")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.subjects < 4:
         parser.error("--subjects must be at least 4 (training and validation subjects)")

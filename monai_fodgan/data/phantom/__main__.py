@@ -16,10 +16,11 @@ from pathlib import Path
 
 from monai_fodgan.cli import HelpFormatter
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (no heavy imports: ``--help`` answers at once)."""
     parser = argparse.ArgumentParser(prog="python -m monai_fodgan.data.phantom", description=__doc__,
                                      formatter_class=HelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -28,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="subject k of seed s is the same on every machine")
     parser.add_argument("--snr", type=float, default=30.0, help="b = 0 SNR in white matter (0: no noise)")
     parser.add_argument("--lmax", type=int, default=6, help="order of the true FODs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.n < 1 or min(args.shape) < 1:
         parser.error("--n and --shape must be positive")
