@@ -2,8 +2,8 @@ r"""Command line of :mod:`monai_fodgan.evaluation`: validate synthetic FODs agai
 
 Example::
 
-    python -m monai_fodgan.evaluate --synthetic eval/synthetic --reference dataset/datalist.json \
-        --training dataset/datalist.json --out eval/report --jobs 4
+    python -m monai_fodgan.evaluate --synthetic fodgan_output/synthetic --reference dataset/datalist.json \
+        --training dataset/datalist.json --out fodgan_output/evaluation --jobs 4
 
 Writes ``metrics.json``, ``figures/`` and a self-contained ``report.html`` in ``--out``; intermediate results
 are cached there, so a re-run resumes where it stopped. Exits 1 when a subject could not be analysed (the report

@@ -78,7 +78,7 @@ def test_missing_input_is_named_at_once(tmp_path: Path) -> None:
 def test_evaluate_example_renders_as_written(tmp_path: Path) -> None:
     proc, _ = _run(["-m", "monai_fodgan.evaluate", "--help"], tmp_path)
     lines = proc.stdout.splitlines()
-    first = next(i for i, line in enumerate(lines) if "--synthetic eval/synthetic" in line)
+    first = next(i for i, line in enumerate(lines) if "--synthetic fodgan_output/synthetic" in line)
     assert lines[first].endswith("\\") and lines[first + 1].strip().startswith("--training")
 
 

@@ -27,6 +27,7 @@ from ignite.engine import Engine, Events
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from monai_fodgan.engines.logs import quiet_fresh_start
 from monai_fodgan.io import atomic_output
 from monai_fodgan.transforms.normalize import SHNormalization
 
@@ -38,13 +39,6 @@ logger = logging.getLogger(__name__)
 NETWORKS = {"generator": "model", "critic": "critic", "encoder": "encoder", "code_critic": "code_critic"}
 OPTIMIZERS = ("g_optimizer", "d_optimizer", "e_optimizer", "cd_optimizer")
 _PATTERN = re.compile(r"checkpoint_(\d+)\.pt$")  # matched from the start: skips hidden temporary files
-
-
-class _NoFreshStartResumeMessage(logging.Filter):
-    """Drops Ignite's "Engine run resuming from iteration 0, epoch 0 ..." (a fresh start, not a resume)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Engine run resuming from iteration 0, epoch 0")
 
 
 def _module(net: nn.Module) -> nn.Module:
@@ -135,9 +129,7 @@ class AlphaWGANCheckpoint:
                          "spatial_shape": [int(s) for s in header.shape[:3]]}
 
     def attach(self, engine: Engine) -> None:
-        # Ignite announces "Engine run resuming from iteration 0, epoch 0" on every start (MONAI creates the state
-        # before run()); the position is only known once load_latest has run, and it says where it resumed
-        engine.logger.addFilter(_NoFreshStartResumeMessage())
+        quiet_fresh_start(engine)  # load_latest says where training resumes; Ignite's start message cannot know
         engine.add_event_handler(Events.STARTED, self.load_latest)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_every), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save_final)

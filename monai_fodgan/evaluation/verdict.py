@@ -48,10 +48,6 @@ def _check(name: str, target: str, value: str, status: str, reason: str = "") ->
     return {"check": name, "target": target, "value": value, "status": status, "reason": reason}
 
 
-def _f(x: float | None, digits: int = 3) -> str:
-    return "n/a" if x is None else f"{x:.{digits}g}"
-
-
 def _mean(stats: dict | None) -> float | None:
     return None if not stats or not stats.get("n") else stats.get("mean")
 
@@ -65,7 +61,7 @@ def _fod_checks(fod: dict) -> Iterable[dict]:
     if syn is None:
         yield _check(name, source, "n/a", "n/a")
     else:
-        value = f"synthetic {syn:.2%}, reference {_f(ref) if ref is None else f'{ref:.2%}'}"
+        value = f"synthetic {syn:.2%}, reference " + ("n/a" if ref is None else f"{ref:.2%}")
         yield _check(name, source, value, "pass" if syn <= limit else "fail",
                      "" if syn <= limit else f"{syn:.1%} of brain voxels have a negative l = 0 (an FOD cannot be "
                                              "negative on average): the generator's output is not a valid FOD there")
