@@ -186,7 +186,9 @@ def write_report(metrics: dict, figures: list[dict], path: str | Path) -> Path:
                 if tract == "volume_ratio":
                     continue
                 truth = entry.get("truth_dice", {}).get("reference")
-                rows.append([html.escape(f"{algorithm} {tract}"), _ms(entry["dice"]["synthetic"]), _ms(entry["dice"]["reference"]),
+                missing = not (entry["streamlines"]["reference"].get("mean") or 0) > 0
+                label = f"{algorithm} {tract}" + (" (PIPELINE FAILURE: found in no reference subject)" if missing else "")
+                rows.append([html.escape(label), _ms(entry["dice"]["synthetic"]), _ms(entry["dice"]["reference"]),
                              _ms(entry["dice"]["between"]), _fmt(entry["volume_mm3"]["ratio_synthetic_to_reference"]),
                              f"{_fmt(entry['streamlines']['synthetic'].get('mean'))} / {_fmt(entry['streamlines']['reference'].get('mean'))}",
                              _ms(truth) if truth else "n/a"])
