@@ -15,7 +15,7 @@ import torch
 from monai_fodgan.io import atomic_output
 from monai_fodgan.sh import fibonacci_sphere, lmax_from_n_coeffs, sh_degrees, sh_to_amplitudes
 
-__all__ = ["peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices", "slice_aspect", "voxel_sizes"]
+__all__ = ["coefficient_label", "peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices", "slice_aspect", "voxel_sizes"]
 
 _PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -107,6 +107,13 @@ def plot_fod_slices(
     return Path(path)
 
 
+def coefficient_label(index: int, lmax: int = 6) -> str:
+    """A coefficient as figures and captions name it: volume number counted from 1 (as ``mrview`` and MRtrix3's
+    documentation count), with its degree and order; e.g. index 3 -> "volume 4 (l=2, m=0)"."""
+    degrees, orders = sh_degrees(lmax)
+    return f"volume {index + 1} (l={degrees[index]}, m={orders[index]})"
+
+
 def plot_coefficient_slices(
     images: torch.Tensor | Sequence[torch.Tensor],
     coefficients: Sequence[int],
@@ -138,7 +145,7 @@ def plot_coefficient_slices(
     sizes = voxel_sizes(images[0], voxel_size)
     imgs = [torch.as_tensor(i).detach().float().cpu() for i in images]
     ncol = len(planes) * len(coefficients)
-    degrees, orders = sh_degrees(lmax_from_n_coeffs(imgs[0].shape[0]))
+    lmax = lmax_from_n_coeffs(imgs[0].shape[0])
     fig, axes = plt.subplots(len(imgs), ncol, figsize=(1.9 * ncol, 1.9 * len(imgs) + 0.8), squeeze=False)
     limits = {c: max(float(i[c].abs().max()) for i in imgs) or 1.0 for c in coefficients}
     for row, img in enumerate(imgs):
@@ -150,7 +157,7 @@ def plot_coefficient_slices(
                 shown = dict(cmap="gray", vmin=0, vmax=lim) if c == 0 else dict(cmap="RdBu_r", vmin=-lim, vmax=lim)
                 ax.imshow(s[c].numpy().T, origin="lower", aspect=slice_aspect(plane, sizes), **shown)
                 if row == 0:
-                    ax.set_title(f"{plane}\nvolume {c + 1} (l={degrees[c]}, m={orders[c]})", fontsize=10)
+                    ax.set_title(f"{plane}\n{coefficient_label(c, lmax)}", fontsize=10)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 for spine in ax.spines.values():

@@ -40,11 +40,12 @@ from monai_fodgan.evaluation.fod_statistics import coefficient_histograms, histo
 from monai_fodgan.evaluation.generative import ms_ssim_settings, pairwise_ms_ssim
 from monai_fodgan.evaluation.per_subject import SubjectTask, analyse_subject, subject_cache_name, task_identity
 from monai_fodgan.evaluation.report import write_report
-from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.evaluation.subjects import EvalSubject, afd_map, check_common_grid, collect_subjects, load_fod_array
 from monai_fodgan.evaluation.tracts import mask_grid
+from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.io import atomic_output, file_digest, save_nifti
-from monai_fodgan.visualize import plot_coefficient_slices, plot_fod_slices
+from monai_fodgan.sh import lmax_from_n_coeffs
+from monai_fodgan.visualize import coefficient_label, plot_coefficient_slices, plot_fod_slices
 
 __all__ = ["run_evaluation"]
 
@@ -177,7 +178,8 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     coefficients = [c for c in (0, 3, 10, 21, run.n_sh - 1) if c < run.n_sh]
     plot_coefficient_slices([x for _, x in examples], coefficients, run.figure(
         "coefficient_maps", "SH coefficient maps",
-        f"Volumes {', '.join(str(c + 1) for c in coefficients)} (MRtrix3 order) in three planes, as the paper's Fig. 2-3; "
+        f"{'; '.join(coefficient_label(c, lmax_from_n_coeffs(run.n_sh)) for c in coefficients)} (MRtrix3 order, counted "
+        "from 1, as the panel titles) in three planes, as the paper's Fig. 2-3; "
         "the last row is a reference subject. Blurred or speckled maps show what the model missed.", "fod"),
         "SH coefficient maps, middle slices", voxel_size=voxel_mm, row_labels=[n for n, _ in examples])
     fig.plot_histograms(edges, counts, run.figure(
