@@ -17,50 +17,82 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from monai_fodgan.cli import HelpFormatter, shell_line
 
-from monai_fodgan.bundle_paths import source_bundle
-from monai_fodgan.data.phantom import make_population
-from monai_fodgan.engines.checkpoint import load_checkpoint
-from monai_fodgan.io import load_fod, save_fod
-from monai_fodgan.prepare import PrepareConfig, prepare_cohort, scan_bids
-from monai_fodgan.transforms import SHFlip, paper_rotation
-from monai_fodgan.visualize import plot_fod_slices
+__all__ = ["build_parser", "main"]
 
 
 def _bundle(run_id: str, configs: list[Path], **overrides: object) -> None:
-    """Run the bundle through MONAI's own CLI, as a user would; stop the demo if it fails."""
+    """Run the bundle through MONAI's own CLI, as a user would (the command is shown as one would type it)."""
     files = "[" + ",".join(f"'{c}'" for c in configs) + "]"
     cmd = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", files]
     for key, value in overrides.items():
         cmd += [f"--{key}", str(value)]
-    print("  $ python " + " ".join(shlex.quote(c) for c in cmd[1:]), flush=True)
+    print("      $ " + shell_line(["python", *cmd[1:]]), flush=True)
     result = subprocess.run(cmd)
     if result.returncode != 0:
         raise SystemExit(f"the bundle's {run_id} run failed (exit {result.returncode}); see its output above.")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+class _Steps:
+    """Numbered step lines, each ending with that step's own duration; the total at the end."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.k, self.start = n, 0, time.perf_counter()
+        self.step_start = self.start
+
+    def begin(self, text: str) -> None:
+        self.k += 1
+        self.step_start = time.perf_counter()
+        print(f"[{self.k}/{self.n}] {text}", flush=True)
+
+    def done(self, text: str) -> None:
+        print(f"      {text} (step {self.k}: {time.perf_counter() - self.step_start:.0f} s)", flush=True)
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's command line (no heavy imports: ``--help`` answers at once)."""
+    parser = argparse.ArgumentParser(prog="python -m monai_fodgan.demo", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
     parser.add_argument("--subjects", type=int, default=16, help="phantom subjects")
-    parser.add_argument("--backend", choices=["auto", "mrtrix", "dipy"], default="auto")
+    parser.add_argument("--backend", choices=["auto", "mrtrix", "dipy"], default="auto",
+                        help="DWI -> FOD: MRtrix3 when installed (auto), or DIPY")
     parser.add_argument("--iterations", type=int, default=20, help="training iterations on top of the shipped model")
     parser.add_argument("--samples", type=int, default=8, help="synthetic subjects to generate")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="subjects prepared and evaluated in parallel")
     parser.add_argument("--eval-streamlines", type=int, default=5000,
                         help="whole-brain streamlines per subject in the evaluation (the paper: 5,000,000)")
     parser.add_argument("--eval-tract-streamlines", type=int, default=200,
                         help="streamlines per tract in the evaluation (the bundle's default: 2000)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the phantom, the split, training and sampling")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    start = time.perf_counter()
+    if args.subjects < 4:
+        parser.error("--subjects must be at least 4 (training and validation subjects)")
+    # imported only now: --help and argument errors answer without loading torch, MONAI or DIPY
+    import numpy as np
+
+    from monai_fodgan.bundle_paths import source_bundle
+    from monai_fodgan.data.phantom import make_population
+    from monai_fodgan.engines.checkpoint import load_checkpoint
+    from monai_fodgan.io import load_fod, save_fod
+    from monai_fodgan.prepare import PrepareConfig, prepare_cohort, scan_bids
+    from monai_fodgan.transforms import SHFlip, paper_rotation
+    from monai_fodgan.visualize import plot_fod_slices
+
+    steps = _Steps(5)
     out = args.out.resolve()
     bundle = source_bundle()
     configs = bundle / "configs"
@@ -72,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     done = int(shipped_state["trainer"]["iteration"])
     del shipped_state
 
+    steps.begin(f"phantom population: {args.subjects} subjects on a {' x '.join(map(str, shape))} grid")
     phantom = make_population(out / "phantom", n=args.subjects, shape=shape, seed=args.seed)
-    print(f"[1/5] phantom population: {args.subjects} subjects in {phantom} ({time.perf_counter() - start:.0f} s)")
+    steps.done(f"written to {phantom}")
 
+    steps.begin(f"preparing them like a real cohort (DWI -> FOD, training grid, split; {args.jobs} in parallel):")
     cfg = PrepareConfig(out=out / "dataset", backend=args.backend, shape=tuple(shape), n_val=0.25, seed=args.seed, jobs=args.jobs)
-    summary = prepare_cohort(scan_bids(phantom), cfg, progress=False)
+    summary = prepare_cohort(scan_bids(phantom), cfg, progress=True)
     if summary["failed"]:
         print(json.dumps(summary["failed"], indent=2))
         return 1
@@ -92,33 +126,36 @@ def main(argv: list[str] | None = None) -> int:
     truth = load_fod(phantom / "derivatives" / "phantom" / first["subject"] / f"{first['subject']}_fod.nii.gz")
     plot_fod_slices([truth, image, rotated, mirrored], ["ground truth", f"prepared ({backend})", "rotated (paper)", "mirrored"],
                     out / "prepared_slices.png")
-    print(f"[2/5] prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
-          f"in {cfg.out}; augmentation of {first['subject']} in {out / 'augmented'} ({time.perf_counter() - start:.0f} s)")
+    steps.done(f"prepared with {backend}: {summary['training']} training, {summary['validation']} validation subjects "
+               f"in {cfg.out}; augmentation of {first['subject']} in {out / 'augmented'}")
 
+    # every bundle run gets the same work_dir: demo.json derives training/, synthetic/, evaluation/ and dataset/
+    # from it, so the commands below are the README's, and inference finds the model this run trains
     training = out / "training"
-    print(f"[3/5] training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
-    _bundle("training", [configs / "train.json", configs / "demo.json"], dataset_dir=cfg.out, output_dir=training,
-            checkpoint_file=training / "model.pt", init_checkpoint=shipped, max_iterations=done + args.iterations)
-    print(f"      model: {training / 'model.pt'}; losses: {training / 'losses.jsonl'}; samples: {training / 'samples'} "
-          f"({time.perf_counter() - start:.0f} s)")
+    steps.begin(f"training the bundle for {args.iterations} iterations on top of the shipped demo model ({done} iterations):")
+    _bundle("training", [configs / "train.json", configs / "demo.json"], work_dir=out, init_checkpoint=shipped,
+            max_iterations=done + args.iterations)
+    steps.done(f"model: {training / 'model.pt'}; losses: {training / 'losses.jsonl'}; samples: {training / 'samples'}")
 
     synthetic = out / "synthetic"
-    _bundle("inference", [configs / "inference.json", configs / "demo.json"], checkpoint_file=training / "model.pt",
-            output_dir=synthetic, num_samples=args.samples, seed=args.seed)
+    steps.begin(f"generating {args.samples} synthetic subjects with the model just trained:")
+    _bundle("inference", [configs / "inference.json", configs / "demo.json"], work_dir=out, num_samples=args.samples,
+            seed=args.seed)
     names = [f"sub-synth{k + 1:04d}" for k in range(min(args.samples, 3))]
     images = [load_fod(synthetic / f"{n}.nii.gz") for n in names]
     figure = plot_fod_slices([image, *images], [f"real {first['subject']}", *names], out / "synthetic_slices.png")
     mean_l0 = float(np.mean([img[0].abs().mean() for img in images]))
-    print(f"[4/5] {args.samples} synthetic subjects in {synthetic} (mean |l=0| {mean_l0:.3f}, real "
-          f"{float(image[0].abs().mean()):.3f}); figure: {figure} ({time.perf_counter() - start:.0f} s)")
+    steps.done(f"{args.samples} synthetic subjects in {synthetic} (mean |l=0| {mean_l0:.3f}, real "
+               f"{float(image[0].abs().mean()):.3f}); figure: {figure}")
 
     evaluation = out / "evaluation"
-    print(f"[5/5] evaluating them against the {summary['validation']} validation subjects:")
-    _bundle("evaluate", [configs / "evaluate.json"], dataset_dir=cfg.out, synthetic_dir=synthetic, output_dir=evaluation,
+    steps.begin(f"evaluating them against the {summary['validation']} validation subjects:")
+    _bundle("evaluate", [configs / "evaluate.json", configs / "demo.json"], work_dir=out,
             streamlines=args.eval_streamlines, tract_streamlines=args.eval_tract_streamlines, tract_seeds=20,
             template="phantom", truth=phantom, jobs=args.jobs, seed=args.seed)
+    steps.done(f"report: {evaluation / 'report.html'}")
     _print_key_numbers(json.loads((evaluation / "metrics.json").read_text()))
-    print(f"demo finished in {time.perf_counter() - start:.1f} s. Synthetic subjects: {synthetic}")
+    print(f"demo finished in {steps.total():.1f} s. Synthetic subjects: {synthetic}")
     print(f"Evaluation report: {evaluation / 'report.html'} (numbers: {evaluation / 'metrics.json'})")
     return 0
 

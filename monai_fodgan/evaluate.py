@@ -1,9 +1,9 @@
-"""Command line of :mod:`monai_fodgan.evaluation`: validate synthetic FODs against real ones.
+r"""Command line of :mod:`monai_fodgan.evaluation`: validate synthetic FODs against real ones.
 
 Example::
 
-    python -m monai_fodgan.evaluate --synthetic eval/synthetic --reference dataset/datalist.json \
-        --training dataset/datalist.json --out eval/report --jobs 4
+    python -m monai_fodgan.evaluate --synthetic fodgan_output/synthetic --reference dataset/datalist.json \
+        --training dataset/datalist.json --out fodgan_output/evaluation --jobs 4
 
 Writes ``metrics.json``, ``figures/`` and a self-contained ``report.html`` in ``--out``; intermediate results
 are cached there, so a re-run resumes where it stopped. Exits 1 when a subject could not be analysed (the report
@@ -18,16 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from monai_fodgan.evaluation import EvaluationConfig, run_evaluation
+from monai_fodgan.cli import HelpFormatter
 from monai_fodgan.evaluation.atlas import DEFAULT_TRACTS
+from monai_fodgan.evaluation.config import EvaluationConfig
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     d = EvaluationConfig.__dataclass_fields__
-    p = argparse.ArgumentParser(prog="python -m monai_fodgan.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m monai_fodgan.evaluate", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--synthetic", type=Path, required=True, help="folder of synthetic FOD NIfTIs, or a datalist JSON")
     p.add_argument("--reference", type=Path, required=True, help="folder of real FOD NIfTIs, or a prepared datalist.json")
     p.add_argument("--training", type=Path, help="training subjects (folder or datalist) for the memorisation check")
@@ -56,11 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default="mni-wm", help="registration template: mni-wm, phantom, or a NIfTI path")
     p.add_argument("--no-syn", action="store_true", help="affine registration only")
     p.add_argument("--truth", type=Path, help="phantom population folder: compare with its ground truth")
-    p.add_argument("--mantel-permutations", type=int, default=d["mantel_permutations"].default)
-    p.add_argument("--mmd-permutations", type=int, default=d["mmd_permutations"].default)
+    p.add_argument("--mantel-permutations", type=int, default=d["mantel_permutations"].default,
+                   help="permutations of the Mantel tests between connectomes")
+    p.add_argument("--mmd-permutations", type=int, default=d["mmd_permutations"].default,
+                   help="permutations of the MMD two-sample test")
     p.add_argument("--jobs", type=int, default=1, help="subjects processed in parallel")
     p.add_argument("--memory-gb", type=float, default=d["memory_gb"].default, help="memory for images held at once")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of tractography and of the permutation tests")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--wait", action="store_true", help="if another run is using --out, wait for it instead of refusing")
     return p
@@ -68,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from monai_fodgan.evaluation.pipeline import run_evaluation  # after parsing: --help needs no torch or DIPY
+
     try:
         cfg = EvaluationConfig(
             synthetic=args.synthetic, reference=args.reference, out=args.out, training=args.training,

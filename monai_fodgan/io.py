@@ -136,11 +136,14 @@ def save_nifti(data: torch.Tensor | np.ndarray, affine: torch.Tensor | np.ndarra
                dtype: type = np.float32) -> Path:
     """Write a channel-first (C, X, Y, Z) or 3D array as NIfTI (volumes last), atomically.
 
-    ``dtype`` is the stored type: float32 for FODs and DWI, an integer type for masks and labels."""
+    ``dtype`` is the stored type: float32 for FODs and DWI, an integer type for masks and labels. Spatial units are
+    stored as millimetres (``xyzt_units``; NIfTI's default is "unknown", which some viewers read as no scale); the
+    4th axis holds volumes, not time, so its unit stays unknown."""
     aff = affine.detach().cpu().numpy() if isinstance(affine, torch.Tensor) else np.asarray(affine)
     image = nib.Nifti1Image(_volumes_last(data).astype(dtype, order="K", copy=False), aff.astype(np.float64))
     image.set_sform(aff, code=1)
     image.set_qform(aff, code=1)
+    image.header.set_xyzt_units(xyz="mm")
     with atomic_output(path) as tmp:
         nib.save(image, str(tmp))
     return Path(path)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from monai_fodgan.io import atomic_output
-from monai_fodgan.sh import fibonacci_sphere, sh_to_amplitudes
+from monai_fodgan.sh import fibonacci_sphere, lmax_from_n_coeffs, sh_degrees, sh_to_amplitudes
 
-__all__ = ["peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices", "slice_aspect", "voxel_sizes"]
+__all__ = ["coefficient_label", "peak_colour_slice", "plot_fod_slices", "plot_coefficient_slices", "slice_aspect", "voxel_sizes"]
 
 _PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -107,6 +107,13 @@ def plot_fod_slices(
     return Path(path)
 
 
+def coefficient_label(index: int, lmax: int = 6) -> str:
+    """A coefficient as figures and captions name it: volume number counted from 1 (as ``mrview`` and MRtrix3's
+    documentation count), with its degree and order; e.g. index 3 -> "volume 4 (l=2, m=0)"."""
+    degrees, orders = sh_degrees(lmax)
+    return f"volume {index + 1} (l={degrees[index]}, m={orders[index]})"
+
+
 def plot_coefficient_slices(
     images: torch.Tensor | Sequence[torch.Tensor],
     coefficients: Sequence[int],
@@ -114,9 +121,12 @@ def plot_coefficient_slices(
     title: str = "",
     planes: Sequence[str] = ("axial", "coronal", "sagittal"),
     voxel_size: Sequence[float] | None = None,
+    row_labels: Sequence[str] | None = None,
 ) -> Path:
     """Save a PNG grid of raw SH coefficient maps: one row per image, per plane one middle slice of each
-    chosen coefficient (MRtrix3 order; 0 is l = 0, shown in grey from 0; others in a diverging map).
+    chosen coefficient (MRtrix3 order; 0 is l = 0, shown in grey from 0; others in a diverging map). Panels are
+    titled by volume number counted from 1, as MRtrix3's ``mrview`` and figure captions count them, with the
+    coefficient's degree and order: "volume 4 (l=2, m=-1)" is channel index 3.
 
     Args:
         images: (N, C, X, Y, Z) batch or a list of (C, X, Y, Z) images.
@@ -125,6 +135,7 @@ def plot_coefficient_slices(
         title: figure title.
         planes: which planes to show.
         voxel_size: voxel edge lengths in mm; by default the first MetaTensor's affine, else 1 mm.
+        row_labels: a name per image, written left of its row.
     """
     import matplotlib
 
@@ -134,7 +145,8 @@ def plot_coefficient_slices(
     sizes = voxel_sizes(images[0], voxel_size)
     imgs = [torch.as_tensor(i).detach().float().cpu() for i in images]
     ncol = len(planes) * len(coefficients)
-    fig, axes = plt.subplots(len(imgs), ncol, figsize=(1.8 * ncol, 1.9 * len(imgs) + 0.4), squeeze=False)
+    lmax = lmax_from_n_coeffs(imgs[0].shape[0])
+    fig, axes = plt.subplots(len(imgs), ncol, figsize=(1.9 * ncol, 1.9 * len(imgs) + 0.8), squeeze=False)
     limits = {c: max(float(i[c].abs().max()) for i in imgs) or 1.0 for c in coefficients}
     for row, img in enumerate(imgs):
         for p, plane in enumerate(planes):
@@ -145,12 +157,17 @@ def plot_coefficient_slices(
                 shown = dict(cmap="gray", vmin=0, vmax=lim) if c == 0 else dict(cmap="RdBu_r", vmin=-lim, vmax=lim)
                 ax.imshow(s[c].numpy().T, origin="lower", aspect=slice_aspect(plane, sizes), **shown)
                 if row == 0:
-                    ax.set_title(f"{plane}, coeff {c}", fontsize=7)
-                ax.set_axis_off()
+                    ax.set_title(f"{plane}\n{coefficient_label(c, lmax)}", fontsize=10)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+            if row_labels is not None and p == 0:
+                axes[row, 0].set_ylabel(row_labels[row], fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=70, format="png")
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return Path(path)

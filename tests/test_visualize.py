@@ -61,3 +61,10 @@ def test_anisotropic_cube_is_drawn_square(tmp_path, plane):
     png = mpimg.imread(plot_fod_slices([cube], ["cube"], tmp_path / "iso.png", planes=(plane,), voxel_size=(1, 1, 1)))
     height, width = _dark_box(png, slice(0, png.shape[1] // 2))
     assert width == pytest.approx(2 * height, rel=0.1), (height, width)
+
+
+def test_coefficient_labels_count_volumes_from_one_with_l_and_m() -> None:
+    from monai_fodgan.visualize import coefficient_label
+
+    assert [coefficient_label(c) for c in (0, 3, 10, 27)] == [
+        "volume 1 (l=0, m=0)", "volume 4 (l=2, m=0)", "volume 11 (l=4, m=0)", "volume 28 (l=6, m=6)"]

@@ -12,9 +12,12 @@
 # From a shell you would run
 #
 #     python -m monai.bundle run training --config_file "['bundle/configs/train.json','bundle/configs/demo.json']" \
-#         --dataset_dir DATASET --normalization_file DATASET/sh_stats.json --output_dir OUT --checkpoint_file OUT/model.pt
+#         --work_dir OUT --dataset_dir DATASET --normalization_file DATASET/sh_stats.json
 #     python -m monai.bundle run inference --config_file "['bundle/configs/inference.json','bundle/configs/demo.json']" \
-#         --checkpoint_file OUT/model.pt --output_dir OUT/synthetic --num_samples 8
+#         --work_dir OUT --num_samples 8
+#
+# Training writes OUT/training/ (model.pt, checkpoints/, losses, samples); inference samples that model into
+# OUT/synthetic/. Nothing is written into the bundle.
 #
 # Here the same bundle is driven from Python, the way MONAI Label and other pipelines reuse bundles.
 # Run: `python tutorials/03_train_and_generate.py [OUTPUT_DIR]`.
@@ -83,12 +86,13 @@ print("a synthetic subject:", tuple(fod.shape), "on the training grid")
 
 # %% [markdown]
 # ## The demo model shipped with the bundle
-# Without `model_file`, the bundle's own `models/model.pt` is used: the demo preset trained for thousands
-# of iterations on the phantom population (`scripts/train_demo_model.sh`). Its samples look like brains;
-# the six-iteration model above does not yet.
+# `model_file=bundle/models/model.pt` is the model shipped with the bundle: the demo preset trained for thousands
+# of iterations on the phantom population (`scripts/train_demo_model.sh`). Its samples look like brains; the
+# six-iteration model above does not yet. (Without `model_file`, the config's `checkpoint_file` is used: the model
+# that training wrote to `work_dir`, with `demo.json` the main job's `demo_output/training/model.pt`.)
 
 # %%
-shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"])
+shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=bundle / "models" / "model.pt")
 samples = shipped.normalization.denormalize(sample_images(shipped.generator, 3, seed=1), channel_dim=1)
 real = load_fod(dataset / json.loads((dataset / "datalist.json").read_text())["training"][0]["image"])
 plot_fod_slices([real, fod, *samples], ["real (phantom)", "after 6 iterations", "shipped model 1", "shipped model 2",

@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from monai_fodgan.data.stream import image_grid
+from monai_fodgan.engines.logs import quiet_fresh_start
 from monai_fodgan.io import atomic_output
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.transforms.normalize import SHNormalization
@@ -132,6 +133,7 @@ class AlphaWGANCheckpoint:
             self.grid = {"affine": torch.as_tensor(affine, dtype=torch.float64), "spatial_shape": list(shape)}
 
     def attach(self, engine: Engine) -> None:
+        quiet_fresh_start(engine)  # load_latest says where training resumes; Ignite's start message cannot know
         engine.add_event_handler(Events.STARTED, self.load_latest)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_every), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save_final)
@@ -216,6 +218,7 @@ class AlphaWGANCheckpoint:
         found = self.checkpoints() if self.resume else []
         path = found[-1] if found else self.init_checkpoint
         if path is None:
+            logger.info("no checkpoint in %s: training starts at iteration 0", self.ckpt_dir)
             return
         self.load(engine, path)
         max_iterations = getattr(engine, "max_iterations", None)

@@ -8,7 +8,19 @@ profiles), ``fod_statistics`` and ``distances`` (voxel-level statistics), ``gene
 memorisation, Frechet), ``per_subject`` and ``comparison`` (the two stages), ``figures``, ``report``, ``cache``.
 """
 
-from monai_fodgan.evaluation.config import EvaluationConfig
-from monai_fodgan.evaluation.pipeline import run_evaluation
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from monai_fodgan._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from monai_fodgan.evaluation.config import EvaluationConfig
+    from monai_fodgan.evaluation.pipeline import run_evaluation
 
 __all__ = ["EvaluationConfig", "run_evaluation"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "monai_fodgan.evaluation.config": ["EvaluationConfig"],
+    "monai_fodgan.evaluation.pipeline": ["run_evaluation"],
+})

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from monai_fodgan.data.phantom import load_aal
-
 __all__ = ["TRACT_REGIONS", "DEFAULT_TRACTS", "region_names", "tract_region_volumes", "aal_labels_at", "aal_names"]
 
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -83,6 +81,8 @@ def aal_labels_at(mni_points: np.ndarray) -> np.ndarray:
     """AAL label (X, Y, Z) int16 at MNI positions (X, Y, Z, 3), nearest neighbour; 0 outside the atlas."""
     from scipy.ndimage import map_coordinates
 
+    from monai_fodgan.data.phantom import load_aal  # here, not at the top: the CLI's --help must not load nilearn
+
     labels, affine, _ = load_aal()
     ijk = (mni_points.reshape(-1, 3) - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T
     values = map_coordinates(labels, ijk.T, order=0, mode="constant", cval=0)
@@ -91,4 +91,6 @@ def aal_labels_at(mni_points: np.ndarray) -> np.ndarray:
 
 def aal_names() -> dict[int, str]:
     """AAL label -> region name (e.g. 1 -> "Precentral_L")."""
+    from monai_fodgan.data.phantom import load_aal
+
     return load_aal()[2]

@@ -61,11 +61,19 @@ def squared_difference_section(d2: np.ndarray, n_syn: int) -> dict:
             "between": summary(d2[:n_syn, n_syn:]), "paper": PAPER["squared_differences"]}
 
 
-def negative_l0_section(records: dict[str, list[dict]]) -> dict:
-    out = {}
-    for group, recs in records.items():
-        values = [r["fod"]["meta"]["negative_l0_fraction"] for r in recs]
-        out[group] = summary(values) | {"subjects": {r["subject"].name: v for r, v in zip(recs, values)}}
+def negative_l0_section(negative: dict[str, dict[str, np.ndarray]], brain: np.ndarray) -> dict:
+    """Fraction of brain voxels with a negative l = 0, per subject and set.
+
+    Args:
+        negative: group -> subject -> (X, Y, Z) bool map of negative l = 0 (:func:`~.fod_statistics.l0_maps`).
+        brain: (X, Y, Z) bool brain mask on the common grid (:func:`~.fod_statistics.reference_brain_mask`).
+    """
+    n = int(brain.sum())
+    out: dict = {"region": "the brain mask (voxels inside at least half of the reference brains)",
+                 "brain_voxels": n, "grid_voxels": int(brain.size)}
+    for group, maps in negative.items():
+        values = {name: float((m & brain).sum() / n) if n else float("nan") for name, m in maps.items()}
+        out[group] = summary(list(values.values())) | {"subjects": values}
     return out
 
 

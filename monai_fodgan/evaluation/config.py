@@ -12,12 +12,12 @@ from pathlib import Path
 
 from monai_fodgan.evaluation.atlas import DEFAULT_TRACTS, TRACT_REGIONS
 from monai_fodgan.evaluation.registration import TEMPLATES
-from monai_fodgan.evaluation.tractography import ALGORITHMS, BACKENDS, TrackingSettings
+from monai_fodgan.evaluation.tractography.settings import ALGORITHMS, BACKEND_NAMES, TrackingSettings
 from monai_fodgan.mrtrix import mrtrix_available
 
 __all__ = ["EvaluationConfig", "resolve_backends"]
 
-_BACKEND_CHOICES = ("auto", "both", *BACKENDS)
+_BACKEND_CHOICES = ("auto", "both", *BACKEND_NAMES)
 
 
 @dataclass

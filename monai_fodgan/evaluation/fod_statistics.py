@@ -20,7 +20,8 @@ import numpy as np
 from monai_fodgan.evaluation.subjects import afd_map
 
 __all__ = [
-    "coefficient_range", "histogram_edges", "coefficient_histograms", "negative_l0_fraction", "parcel_sums",
+    "coefficient_range", "histogram_edges", "coefficient_histograms", "negative_l0_fraction", "l0_maps",
+    "reference_brain_mask", "parcel_sums",
     "pooled_parcel_stats", "relative_difference",
 ]
 
@@ -56,6 +57,25 @@ def negative_l0_fraction(fod: np.ndarray, tolerance: float = 1e-4) -> float:
     if scale == 0:
         return 0.0
     return float(np.mean(c00 < -tolerance * scale))
+
+
+def l0_maps(fod: np.ndarray, tolerance: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """(negative, non-zero) boolean (X, Y, Z) maps of the l = 0 coefficient: below -``tolerance`` x the largest |c00|,
+    and |c00| above that (the voxels an image covers)."""
+    c00 = np.asarray(fod)[..., 0]
+    scale = float(np.abs(c00).max())
+    if scale == 0:
+        return np.zeros(c00.shape, bool), np.zeros(c00.shape, bool)
+    return c00 < -tolerance * scale, np.abs(c00) > tolerance * scale
+
+
+def reference_brain_mask(nonzero_count: np.ndarray, n_reference: int) -> np.ndarray:
+    """Voxels inside the brain of at least half of the reference subjects (non-zero l = 0).
+
+    Why from the reference set: synthetic subjects have no brain mask of their own, and prepared real FODs are zero
+    outside theirs; a voxel that most real brains cover is brain on the common grid. Statistics over it leave out
+    the background, where a generator's small negative values would otherwise dominate."""
+    return np.asarray(nonzero_count) >= max(1, -(-n_reference // 2))
 
 
 def parcel_sums(fod: np.ndarray, labels: np.ndarray, n_labels: int = 116) -> np.ndarray:

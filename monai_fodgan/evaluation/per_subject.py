@@ -66,7 +66,8 @@ def task_identity(task: SubjectTask) -> tuple[str, str]:
 
 def _truth_id(task: SubjectTask) -> str:
     """Ground truth is found by subject name: it enters the keys only when there is a truth folder."""
-    return f"{task.cfg.truth}:{task.subject.name}" if task.cfg.truth is not None else ""
+    # resolved: the same folder given relative (a README command) or absolute (the demo) reuses the same cache
+    return f"{Path(task.cfg.truth).resolve()}:{task.subject.name}" if task.cfg.truth is not None else ""
 
 
 def _atlas_key(task: SubjectTask) -> str:

@@ -38,17 +38,19 @@ from monai_fodgan.evaluation.atlas import region_names
 from monai_fodgan.evaluation.cache import ResultCache
 from monai_fodgan.evaluation.config import EvaluationConfig, resolve_backends
 from monai_fodgan.evaluation.distances import ImageSource, pairwise_squared_distances
-from monai_fodgan.evaluation.fod_statistics import coefficient_histograms, histogram_edges
+from monai_fodgan.evaluation.fod_statistics import coefficient_histograms, histogram_edges, l0_maps, reference_brain_mask
 from monai_fodgan.evaluation.generative import ms_ssim_settings, pairwise_ms_ssim
 from monai_fodgan.evaluation.per_subject import SubjectTask, analyse_subject, subject_cache_name, task_identity
 from monai_fodgan.evaluation.report import write_report
 from monai_fodgan.evaluation.subjects import (EvalSubject, afd_map, check_common_grid, check_images, collect_subjects,
                                                load_fod_array)
 from monai_fodgan.evaluation.tracts import mask_grid
+from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.io import atomic_output, file_digest, save_nifti
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.processes import process_pool
-from monai_fodgan.visualize import plot_coefficient_slices, plot_fod_slices
+from monai_fodgan.sh import lmax_from_n_coeffs
+from monai_fodgan.visualize import coefficient_label, plot_coefficient_slices, plot_fod_slices
 from monai_fodgan.workspace import work_area
 
 __all__ = ["run_evaluation"]
@@ -161,9 +163,14 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     examples: list[tuple[str, np.ndarray]] = []
     ordered = [s for g in GROUPS for s in subjects[g]]
     voxel_mm = tuple(np.linalg.norm(run.affine[:3, :3], axis=0))  # the common grid's (checked)
+    negative: dict[str, dict[str, np.ndarray]] = {g: {} for g in GROUPS}
+    covered = np.zeros(run.shape[:3], dtype=np.int32)
     for s in _progress(ordered, len(ordered), "images", cfg.progress):  # one pass over the images
         fod, _ = load_fod_array(s.path)
         counts[s.group] += coefficient_histograms(fod, edges)
+        negative[s.group][s.name], nonzero = l0_maps(fod)
+        if s.group == "reference":
+            covered += nonzero
         afds[s.group].append(afd_map(fod).astype(np.float32))
         if s in subjects["synthetic"][:3] or s is subjects["reference"][0]:
             examples.append((s.name, np.moveaxis(fod, -1, 0).copy()))
@@ -175,9 +182,10 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
     coefficients = [c for c in (0, 3, 10, 21, run.n_sh - 1) if c < run.n_sh]
     plot_coefficient_slices([x for _, x in examples], coefficients, run.figure(
         "coefficient_maps", "SH coefficient maps",
-        f"Volumes {', '.join(str(c + 1) for c in coefficients)} (MRtrix3 order) in three planes, as the paper's Fig. 2-3; "
+        f"{'; '.join(coefficient_label(c, lmax_from_n_coeffs(run.n_sh)) for c in coefficients)} (MRtrix3 order, counted "
+        "from 1, as the panel titles) in three planes, as the paper's Fig. 2-3; "
         "the last row is a reference subject. Blurred or speckled maps show what the model missed.", "fod"),
-        "SH coefficient maps (rows: " + ", ".join(n for n, _ in examples) + ")", voxel_size=voxel_mm)
+        "SH coefficient maps, middle slices", voxel_size=voxel_mm, row_labels=[n for n, _ in examples])
     fig.plot_histograms(edges, counts, run.figure(
         "histograms", "Histograms of every SH coefficient",
         "Voxel values of every coefficient over all voxels of all subjects, log scale (paper Fig. 3B). Synthetic tails "
@@ -196,7 +204,8 @@ def _fod_section(run: _Run, d2: np.ndarray) -> tuple[dict, dict[str, list[np.nda
         "synthetic against reference. The paper found up to 12 % / 45 % in the cerebellum and under 5 % / 20 % elsewhere.",
         "fod"))
     metrics = {"histograms": {"edges": edges, "counts": counts}, "squared_differences": squared,
-               "negative_l0_fraction": cmp.negative_l0_section(run.records), "regional_bias": bias}
+               "negative_l0_fraction": cmp.negative_l0_section(negative, reference_brain_mask(covered, len(subjects["reference"]))),
+               "regional_bias": bias}
     return metrics, afds
 
 
@@ -395,16 +404,21 @@ def _run_locked(cfg: EvaluationConfig, log: Callable[[str], None], start: float,
     d2 = pairwise_squared_distances(sources, list(range(n_rows)), list(range(len(ordered))), cfg.memory_gb, cache)
     metrics["fod"], afds = _fod_section(run, d2[:, :n_rows])
     log(f"  FOD statistics and distances: {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
     metrics["registration"] = _registration_section(run)
+    log(f"  atlas registration figures: {time.perf_counter() - t0:.1f} s")
     metrics["connectomes"], metrics["tracts"] = {}, {}
     for backend in backends:
         t0 = time.perf_counter()
         metrics["connectomes"][backend] = _connectome_section(run, backend)
         metrics["tracts"][backend] = _tract_section(run, backend)
         log(f"  connectomes and tracts ({backend}): {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
     metrics["generative"] = _generative_section(run, afds, d2)
+    log(f"  diversity, distances and memorisation: {time.perf_counter() - t0:.1f} s")
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     metrics = _clean(metrics)
+    metrics["verdict"] = verdict(metrics)
     with atomic_output(cfg.out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1) + "\n")
     report = write_report(metrics, run.figures, cfg.out / "report.html")

@@ -1,7 +1,8 @@
 """The evaluation report: one self-contained HTML page (figures embedded as PNG data URIs, no external files).
 
-The page opens with a table of the key numbers next to the paper's, then one section per analysis with its
-figures and a short explanation of how to read them, and ends with notes on what differs from the paper's
+The page opens with the verdict (:mod:`.verdict`: every check against its stated target, pass or fail with the
+reason, pipeline failures apart), then a table of the key numbers next to the paper's, then one section per analysis
+with its figures and a short explanation of how to read them, and ends with notes on what differs from the paper's
 protocol in this run. Every number comes from ``metrics.json``.
 """
 
@@ -11,6 +12,7 @@ import base64
 import html
 from pathlib import Path
 
+from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.io import atomic_output
 
 __all__ = ["write_report"]
@@ -22,6 +24,8 @@ table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
 td, th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #444; } .note { background: #fff8e0; padding: .5em 1em; }
+td.pass { background: #e3f4e3; } td.fail { background: #fbe0e0; } td.pipeline { background: #ffe9c7; }
+td.na { color: #777; } p.summary { font-size: 1.1em; font-weight: bold; }
 """
 
 
@@ -69,7 +73,8 @@ def _key_numbers(m: dict) -> str:
          html.escape(fod["squared_differences"]["paper"]["synthetic"])],
         ["pairwise squared differences within reference", _ms(fod["squared_differences"]["reference"]),
          html.escape(fod["squared_differences"]["paper"]["reference"])],
-        ["fraction of voxels with negative l = 0 (synthetic / reference)",
+        [f"fraction of brain-mask voxels with negative l = 0, synthetic / reference "
+         f"({fod['negative_l0_fraction'].get('brain_voxels', 'n/a')} brain voxels: inside at least half of the reference brains)",
          f"{_fmt(fod['negative_l0_fraction']['synthetic'].get('mean'))} / {_fmt(fod['negative_l0_fraction']['reference'].get('mean'))}",
          "some in synthetic, none in validation"],
         ["regional bias, relative difference of mean / sd AFD per parcel, largest (median), cerebellum",
@@ -80,7 +85,7 @@ def _key_numbers(m: dict) -> str:
     for backend, c in m["connectomes"].items():
         ge = c["global_efficiency"]
         rows.append([f"global efficiency, synthetic / reference ({backend}, {html.escape(c['weights'])})",
-                     f"{_ms(ge['synthetic'])}<br>{_ms(ge['reference'])}", html.escape(ge["paper"]["synthetic"] + " / " + ge["paper"]["reference"])])
+                     f"{_ms(ge['synthetic'])} / {_ms(ge['reference'])}", html.escape(ge["paper"]["synthetic"] + " / " + ge["paper"]["reference"])])
         rows.append([f"Mann-Whitney p of global efficiency ({backend})", _fmt(ge["mann_whitney"].get("p")), ge["paper"]["mann_whitney_p"]])
         mr = c["mantel_r"]
         rows.append([f"Mantel r within synthetic / within reference / between ({backend})",
@@ -102,6 +107,21 @@ def _key_numbers(m: dict) -> str:
                      f"{_fmt(mem['synthetic_distance'].get('median'))} / {_fmt(mem['reference_distance'].get('median'))} "
                      f"({_fmt(mem.get('ratio_of_medians'))}); flagged: {len(mem['flagged'])}", "not reported"])
     return _table(["measure", "this run", "paper (Vellmer et al. 2025)"], rows)
+
+
+def _verdict(m: dict) -> str:
+    """The verdict table: one row per check, its status cell coloured, the reason for every fail."""
+    v = m.get("verdict") or verdict(m)
+    rows = "".join(
+        f'<tr><td>{html.escape(c["check"])}</td><td>{html.escape(c["value"])}</td>'
+        f'<td class="{"na" if c["status"] == "n/a" else c["status"]}">{html.escape(_STATUS[c["status"]])}</td>'
+        f'<td>{html.escape(c["reason"])}</td><td>{html.escape(c["target"])}</td></tr>' for c in v["checks"])
+    head = "".join(f"<th>{h}</th>" for h in ("check", "this run", "result", "reason", "target (source)"))
+    return (f'<p class="summary">{html.escape(v["summary"])}</p>'
+            f'<table id="verdict"><tr>{head}</tr>{rows}</table>')
+
+
+_STATUS = {"pass": "pass", "fail": "FAIL", "pipeline": "PIPELINE FAILURE", "n/a": "n/a"}
 
 
 def _notes(m: dict) -> str:
@@ -166,7 +186,9 @@ def write_report(metrics: dict, figures: list[dict], path: str | Path) -> Path:
                 if tract == "volume_ratio":
                     continue
                 truth = entry.get("truth_dice", {}).get("reference")
-                rows.append([html.escape(f"{algorithm} {tract}"), _ms(entry["dice"]["synthetic"]), _ms(entry["dice"]["reference"]),
+                missing = not (entry["streamlines"]["reference"].get("mean") or 0) > 0
+                label = f"{algorithm} {tract}" + (" (PIPELINE FAILURE: found in no reference subject)" if missing else "")
+                rows.append([html.escape(label), _ms(entry["dice"]["synthetic"]), _ms(entry["dice"]["reference"]),
                              _ms(entry["dice"]["between"]), _fmt(entry["volume_mm3"]["ratio_synthetic_to_reference"]),
                              f"{_fmt(entry['streamlines']['synthetic'].get('mean'))} / {_fmt(entry['streamlines']['reference'].get('mean'))}",
                              _ms(truth) if truth else "n/a"])
@@ -175,6 +197,7 @@ def write_report(metrics: dict, figures: list[dict], path: str | Path) -> Path:
     body = [f"<h1>Evaluation of synthetic FODs</h1><p>{len(metrics['sets']['synthetic'])} synthetic subjects against "
             f"{len(metrics['sets']['reference'])} reference subjects; tractography with {', '.join(metrics['backends'])}; "
             f"{metrics['seconds']} s. All numbers are in <code>metrics.json</code> beside this page.</p>",
+            '<h2 id="section-verdict">Verdict</h2>', _verdict(metrics),
             "<h2>Key numbers</h2>", _key_numbers(metrics)]
     for key, title, intro in sections:
         body.append(f'<h2 id="section-{key}">{html.escape(title)}</h2><p>{html.escape(intro)}</p>')

@@ -22,6 +22,7 @@ from monai.inferers import Inferer, SimpleInferer
 from torch import nn
 from torch.utils.data import Dataset
 
+from monai_fodgan.engines.logs import quiet_fresh_start
 from monai_fodgan.inference.sampling import BN_MODES, bn_mode, latent_codes, standing_statistics
 from monai_fodgan.io import atomic_output, save_fod
 from monai_fodgan.transforms.normalize import SHNormalization
@@ -111,6 +112,7 @@ class SynthesisEvaluator(Evaluator):
         self._standing: standing_statistics | None = None
         self.add_event_handler(Events.STARTED, self._prepare_generator)
         self.add_event_handler(Events.COMPLETED, self._restore_generator)
+        quiet_fresh_start(self)  # an evaluator never resumes: Ignite's "resuming from iteration 0" is noise
 
     def _prepare_generator(self, engine: Engine) -> None:
         if self.bn == "standing":  # once per run, so every batch is normalised alike

@@ -26,35 +26,35 @@ import argparse
 import sys
 from pathlib import Path
 
+from monai_fodgan.cli import HelpFormatter
 from monai_fodgan.errors import os_error_message
 from monai_fodgan.locking import OutputLockedError
-from monai_fodgan.prepare.cohort import CROPS, PrepareConfig, prepare_cohort
-from monai_fodgan.prepare.dwi import DWIInput
-from monai_fodgan.prepare.inputs import read_table, scan_bids
+from monai_fodgan.prepare.options import BACKEND_CHOICES, CROPS
 from monai_fodgan.safe_paths import check_subject_id
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m monai_fodgan.prepare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m monai_fodgan.prepare", description=__doc__, formatter_class=HelpFormatter)
     src = p.add_argument_group("input (one of --dwi, --fod, --table, --bids)")
     src.add_argument("--dwi", type=Path, help="DWI: NIfTI (with --bval/--bvec) or .mif")
-    src.add_argument("--bval", type=Path)
-    src.add_argument("--bvec", type=Path)
+    src.add_argument("--bval", type=Path, help="FSL b-values of a NIfTI --dwi")
+    src.add_argument("--bvec", type=Path, help="FSL b-vectors (image frame) of a NIfTI --dwi")
     src.add_argument("--mask", type=Path, help="brain mask (default: computed)")
     src.add_argument("--fod", type=Path, help="a ready FOD image instead of a DWI")
     src.add_argument("--subject", default=None, help="subject ID for a single subject (default: file name)")
     src.add_argument("--table", type=Path, help="CSV/TSV: subject,dwi,bval,bvec,mask,fod")
     src.add_argument("--bids", type=Path, help="BIDS-style folder")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--backend", choices=["auto", "mrtrix", "dipy", "dipy-msmt"], default="auto",
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
                    help="auto: MRtrix3 when installed, else DIPY single-shell CSD; dipy-msmt needs cvxpy")
     p.add_argument("--lmax", type=int, default=6, help="FOD order (paper: 6)")
     p.add_argument("--shape", type=int, nargs=3, default=(128, 128, 64), help="training grid (paper: 128 128 64)")
-    p.add_argument("--crop", choices=CROPS, default="cohort")
+    p.add_argument("--crop", choices=CROPS, default="cohort",
+                   help="cohort: one brain box for all subjects (as the paper); subject: each its own box; "
+                        "hcp: the paper's slices of the 145 x 174 x 145 HCP grid")
     p.add_argument("--val", type=float, default=0.1, help="validation subjects: count, or fraction if < 1")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="seed of the training/validation split")
+    p.add_argument("--jobs", type=int, default=1, help="subjects processed in parallel (CPU threads are shared among them)")
     p.add_argument("--responses", type=Path, nargs=3, metavar=("WM", "GM", "CSF"),
                    help="MRtrix3 response files to use instead of dwi2response dhollander")
     p.add_argument("--training-arrays", action="store_true",
@@ -72,6 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     given = [x for x in (args.dwi, args.fod, args.table, args.bids) if x is not None]
     if len(given) != 1:
         parser.error("give exactly one of --dwi, --fod, --table, --bids")
+    for name in ("dwi", "bval", "bvec", "mask", "fod", "table", "bids"):
+        path = getattr(args, name)
+        if path is not None and not path.exists():
+            parser.error(f"--{name} {path}: no such file or folder")
+    # imported only now: --help and argument errors answer without loading torch, MONAI or DIPY
+    from monai_fodgan.prepare.cohort import PrepareConfig, prepare_cohort
+    from monai_fodgan.prepare.dwi import DWIInput
+    from monai_fodgan.prepare.inputs import read_table, scan_bids
+
     try:
         if args.table:
             items = read_table(args.table)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -42,6 +43,7 @@ from monai_fodgan.io import atomic_output, file_digest, load_fod, save_nifti
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
+from monai_fodgan.prepare.options import CROPS, RESAMPLING_WARN_FACTOR
 from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
 from monai_fodgan.processes import process_pool
 from monai_fodgan.safe_paths import UnsafePathError, check_subject_id, path_under
@@ -49,9 +51,7 @@ from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
 from monai_fodgan.workspace import WORK_NAME, work_area
 
-__all__ = ["PrepareConfig", "prepare_cohort", "split_subjects", "input_hash"]
-
-CROPS = ("cohort", "subject", "hcp")
+__all__ = ["PrepareConfig", "prepare_cohort", "split_subjects", "input_hash", "resampling_factors"]
 
 
 @dataclass
@@ -165,8 +165,35 @@ def split_subjects(subjects: Sequence[str], n_val: float, seed: int) -> tuple[li
     return sorted(order[k:]), sorted(order[:k])
 
 
+def resampling_factors(native_affine: np.ndarray, grid_affine: np.ndarray) -> list[float]:
+    """How much the training grid scales a subject's voxels, per axis of the grid: the grid's voxel size over the
+    native voxel size along the same direction (the native axis closest to it; native grids may be oblique).
+    2.0: twice as coarse (detail lost); 0.5: twice as fine (interpolated, nothing gained)."""
+    native, grid = np.asarray(native_affine, float)[:3, :3], np.asarray(grid_affine, float)[:3, :3]
+    native_size, grid_size = np.linalg.norm(native, axis=0), np.linalg.norm(grid, axis=0)
+    alignment = np.abs((grid / grid_size).T @ (native / native_size))  # (grid axis, native axis) cosines
+    return [round(float(grid_size[j] / native_size[np.argmax(alignment[j])]), 3) for j in range(3)]
+
+
+def _resampling_record(subject: str, native_affine: np.ndarray, grid_affine: np.ndarray) -> dict:
+    """Voxel sizes before and after, and a warning when any axis is scaled by more than RESAMPLING_WARN_FACTOR."""
+    factors = resampling_factors(native_affine, grid_affine)
+    record = {"native_voxel_mm": [round(float(v), 3) for v in np.linalg.norm(np.asarray(native_affine)[:3, :3], axis=0)],
+              "grid_voxel_mm": [round(float(v), 3) for v in np.linalg.norm(np.asarray(grid_affine)[:3, :3], axis=0)],
+              "factor": factors}
+    worst = max(max(factors), 1.0 / min(factors))
+    if worst > RESAMPLING_WARN_FACTOR:
+        fmt = lambda values: " x ".join(f"{v:g}" for v in values)  # noqa: E731
+        record["warning"] = (
+            f"{subject}: the training grid resamples it by up to {worst:.1f}x ({fmt(record['native_voxel_mm'])} mm voxels "
+            f"-> {fmt(record['grid_voxel_mm'])} mm); choose --shape to fit the data (or --crop) if that is not intended")
+        print(f"warning: {record['warning']}", file=sys.stderr, flush=True)
+    return record
+
+
 def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Path:
-    """Stage 2: the subject's native FOD on the training grid, written to fod/<subject>.nii.gz."""
+    """Stage 2: the subject's native FOD on the training grid, written to fod/<subject>.nii.gz; how much that
+    resampled it goes to ``record["resampling"]``."""
     img = load_fod(record["native_fod"])
     out = path_under(cfg.out, f"fod/{check_subject_id(record['subject'])}.nii.gz")
     if cfg.crop == "hcp":
@@ -179,10 +206,12 @@ def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Pa
             from monai_fodgan.transforms import ResampleToGrid
 
             std = ResampleToGrid(cfg.shape)(std)
+        record["resampling"] = _resampling_record(record["subject"], img.affine.numpy(), np.asarray(std.affine))
         save_nifti(std, std.affine, out)
         return out
     subject_box = np.asarray(record["brain_box_mm"]) if box is None else box
     fod, affine = resample_fod_to_box(img.as_tensor(), img.affine, subject_box, cfg.shape)
+    record["resampling"] = _resampling_record(record["subject"], img.affine.numpy(), np.asarray(affine))
     save_nifti(fod, affine, out)
     return out
 
@@ -359,6 +388,8 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
                     "recropped": sorted(r["subject"] for r in ok if r["status"] == "kept"),
                     "crop_box_mm": None if box is None else np.asarray(box).tolist()},
         "seconds_per_subject": {r["subject"]: r.get("seconds") for r in records},
+        "resampling": {r["subject"]: r["resampling"] for r in ok if "resampling" in r},
+        "resampling_warnings": [r["resampling"]["warning"] for r in ok if "warning" in r.get("resampling", {})],
         "total_seconds": round(time.perf_counter() - start, 2),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
@@ -370,5 +401,9 @@ def _report(record: dict, k: int, n: int, progress: bool) -> None:
     if not progress:
         return
     status = record["status"]
-    detail = record.get("error", f"{record.get('backend', '')} {record.get('seconds', '')} s")
+    if status == "failed":
+        detail = record["error"]
+    else:
+        source = "FOD given" if record.get("backend") == "given" else f"backend {record.get('backend', '?')}"
+        detail = f"{source}, {record.get('seconds', '?')} s"
     print(f"[{k}/{n}] {record['subject']}: {status} ({detail})", flush=True)

@@ -157,5 +157,50 @@ def test_report_renders_in_headless_chromium_with_every_figure(evaluated) -> Non
             loaded = driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
             assert loaded, img.get_attribute("alt")
         assert driver.find_element(By.ID, "section-notes").is_displayed()
+        # the page opens with the verdict: its heading is the first, its table lists every check with a result
+        assert driver.find_elements(By.TAG_NAME, "h2")[0].text == "Verdict"
+        table = driver.find_element(By.ID, "verdict")
+        assert table.is_displayed() and table.location["y"] < driver.find_element(By.ID, "section-fod").location["y"]
+        rows = table.find_elements(By.TAG_NAME, "tr")[1:]
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert len(rows) == len(metrics["verdict"]["checks"]) >= 8
+        results = [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
+        assert set(results) <= {"pass", "FAIL", "PIPELINE FAILURE", "n/a"} and "FAIL" in results  # sub-copy is memorised
+        screenshot = out / "report_screenshot.png"
+        assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 20_000
     finally:
         driver.quit()
+
+
+def test_verdict_states_targets_and_reasons(evaluated) -> None:
+    out, _ = evaluated
+    m = json.loads((out / "metrics.json").read_text())
+    checks = {c["check"]: c for c in m["verdict"]["checks"]}
+    memorised = checks["memorisation: synthetic subjects flagged as copies of training subjects"]
+    assert memorised["status"] == "fail" and "sub-copy" in memorised["reason"]
+    for c in checks.values():
+        assert c["target"] and c["status"] in ("pass", "fail", "pipeline", "n/a")
+        assert bool(c["reason"]) == (c["status"] in ("fail", "pipeline")) or c["status"] == "n/a"
+    # synthetic and reference sets hold the same true FODs: every FOD-level check against them passes
+    negative = next(c for c in checks.values() if c["check"].startswith("negative l = 0"))
+    assert "brain mask" in negative["check"] and negative["status"] == "pass"
+    region = m["fod"]["negative_l0_fraction"]
+    assert 0 < region["brain_voxels"] < region["grid_voxels"]
+    assert m["verdict"]["summary"].startswith(f"{m['verdict']['counts']['pass']} pass")
+
+
+def test_verdict_flags_pipeline_failures(evaluated) -> None:
+    from monai_fodgan.evaluation.verdict import verdict
+
+    out, _ = evaluated
+    m = json.loads((out / "metrics.json").read_text())
+    backend = m["backends"][0]
+    # a tract that no reference subject has, and a subject whose atlas registration failed
+    m["tracts"][backend]["deterministic"]["CC"]["streamlines"]["reference"].update(mean=0.0, max=0.0)
+    subject = next(iter(m["registration"]["subjects"]))
+    m["registration"]["subjects"][subject]["quality"]["correlation"] = 0.2
+    checks = verdict(m)["checks"]
+    pipeline = [c for c in checks if c["status"] == "pipeline"]
+    assert any("CC found in no reference subject" in c["reason"] for c in pipeline)
+    assert any(subject in c["reason"] and "0.20" in c["reason"] for c in pipeline)
+    assert verdict(m)["summary"].split(". ")[1].startswith(f"{len(pipeline)} pipeline failure")

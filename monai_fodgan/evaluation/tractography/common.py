@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from monai_fodgan.evaluation.tractography.settings import ALGORITHMS, TrackingSettings
 from monai_fodgan.sh import fibonacci_sphere, sh_to_amplitudes
 from monai_fodgan.transforms.functional import resample_world
 
@@ -24,42 +25,6 @@ __all__ = [
     "ALGORITHMS", "TrackingSettings", "TrackingImage", "TractRegions", "Tracker", "isotropic_grid",
     "peak_amplitude", "make_tracking_image",
 ]
-
-#: Tracking algorithms: name -> (MRtrix3 algorithm, step in voxels, maximum angle per step in degrees).
-ALGORITHMS: dict[str, tuple[str, float, float]] = {
-    "probabilistic": ("iFOD2", 0.5, 45.0),
-    "deterministic": ("FACT", 0.1, 60.0),
-}
-
-
-@dataclass(frozen=True)
-class TrackingSettings:
-    """Parameters shared by both backends.
-
-    Attributes:
-        voxel_mm: isotropic voxel size of the tracking image; None: the smallest voxel size of the data (on the
-            paper's 1.25 x 1.61 x 2.5 mm grid that is the paper's 1.25 mm).
-        cutoff: FOD amplitude below which streamlines stop (MRtrix3's default 0.1, in the FOD's own units).
-        max_length_mm: longest streamline kept (paper: 250 mm).
-        min_length_mm: shortest streamline kept; None: 5 voxels (MRtrix3's default without ACT).
-        seed: random seed (MRtrix3 through ``MRTRIX_RNG_SEED``; DIPY's tracker ``random_seed``).
-        nthreads: threads per tracking command.
-        seeds_per_streamline: a tract's seed budget, in seeds per requested streamline. MRtrix3's own default is
-            1000; a tract that 100 x N seeds do not find is absent for practical purposes, and synthetic subjects
-            missing several tracts would otherwise spend minutes each on seeds that cannot succeed.
-    """
-
-    voxel_mm: float | None = None
-    cutoff: float = 0.1
-    max_length_mm: float = 250.0
-    min_length_mm: float | None = None
-    seed: int = 0
-    nthreads: int = 1
-    seeds_per_streamline: int = 100
-
-    def min_length(self, voxel: float) -> float:
-        return 5.0 * voxel if self.min_length_mm is None else float(self.min_length_mm)
-
 
 @dataclass
 class TrackingImage:

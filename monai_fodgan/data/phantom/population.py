@@ -17,7 +17,6 @@ Everything is seeded: subject k of seed s is the same on every machine.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -285,22 +284,3 @@ def make_population(out: str | Path, n: int = 12, shape: Sequence[int] = (32, 32
                                    "bvals": sorted(set(bvals.tolist())), "responses": "MRtrix3 test data (dhollander)"},
                                   indent=1) + "\n")
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write a brain-like FOD/DWI phantom population (BIDS-style).")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=12, help="number of subjects")
-    parser.add_argument("--shape", type=int, nargs=3, default=(32, 32, 16))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--snr", type=float, default=30.0, help="b = 0 SNR in white matter (0: no noise)")
-    parser.add_argument("--lmax", type=int, default=6)
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    make_population(args.out, args.n, args.shape, args.seed, args.snr, args.lmax)
-    print(f"wrote {args.n} phantom subjects to {args.out} in {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
