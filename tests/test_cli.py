@@ -19,6 +19,7 @@ CLIS = {
     "monai_fodgan.prepare": ["--out", "x"],  # no input given
     "monai_fodgan.evaluate": ["--synthetic", "s"],  # --reference and --out missing
     "monai_fodgan.demo": ["--subjects", "two"],
+    "monai_fodgan.data.training_arrays": ["--dtype", "int8"],
     "monai_fodgan.data.phantom": ["--n", "3"],  # --out missing
 }
 #: generous: --help takes about 0.1 s on an idle machine; importing torch alone 1.4 s, MONAI 5.6 s
@@ -43,7 +44,8 @@ def test_help_is_fast_and_shows_defaults(module: str, tmp_path: Path) -> None:
 
 
 PARSERS = {"monai_fodgan.prepare": "monai_fodgan.prepare.__main__:build_parser", "monai_fodgan.evaluate": "monai_fodgan.evaluate:_parser",
-           "monai_fodgan.demo": "monai_fodgan.demo:build_parser", "monai_fodgan.data.phantom": "monai_fodgan.data.phantom.__main__:build_parser"}
+           "monai_fodgan.demo": "monai_fodgan.demo:build_parser", "monai_fodgan.data.phantom": "monai_fodgan.data.phantom.__main__:build_parser",
+           "monai_fodgan.data.training_arrays": "monai_fodgan.data.training_arrays:build_parser"}
 
 
 @pytest.mark.parametrize("module", sorted(CLIS))

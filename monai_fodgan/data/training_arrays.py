@@ -161,13 +161,19 @@ def load_training_array(path: str | Path, lmax: int | None = None, truncate: boo
                       meta={"filename_or_obj": str(path)})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from monai_fodgan.cli import HelpFormatter
+
     parser = argparse.ArgumentParser(prog="python -m monai_fodgan.data.training_arrays", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("dataset", type=Path, help="a prepared dataset folder (with datalist.json)")
-    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored type (default: float16)")
+    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored type")
     parser.add_argument("--wait", action="store_true", help="if another run is using the folder, wait for it instead of refusing")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from monai_fodgan.locking import OutputLockedError
 
     try:
