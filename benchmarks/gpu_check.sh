@@ -32,7 +32,7 @@ if [ "$SMOKE" = 1 ]; then
     GEN=(--preset tiny --shape 16 16 8 --batches 1 2 --repeats 1)
     AGREE=(--preset tiny --shape 16 16 8 --batch 2)
     LOADER=(--shape 16 16 8 --subjects 2 --samples 2 --workers 1 --iterations 1 --work "$OUT/loader")
-    PAPER_CONFIGS=(plain fused) DEMO_CONFIGS=(plain fused)
+    PAPER_CONFIGS=(plain fused fused+checkpointing) DEMO_CONFIGS=(plain fused)
     LIMIT=300
 else
     PAPER=(--preset paper --shape 128 128 64 --batch 6 --iterations 3 --warmup 2 --profile)
