@@ -1,0 +1,21 @@
+"""DeepTaskGen (Serin et al. 2025): task-fMRI contrast maps predicted from resting-state fMRI.
+
+The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
+reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), a synthetic population
+(:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`).
+"""
+
+from monai_fodgan.taskgen.connectivity import (
+    connectivity_maps,
+    dual_regression_stage1,
+    frame_windows,
+    masked_timeseries,
+    network_connectome,
+    pooled_connectivity_maps,
+    unmask,
+)
+
+__all__ = [
+    "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
+    "pooled_connectivity_maps", "unmask",
+]
