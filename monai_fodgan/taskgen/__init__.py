@@ -14,8 +14,10 @@ from monai_fodgan.taskgen.connectivity import (
     pooled_connectivity_maps,
     unmask,
 )
+from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 
 __all__ = [
+    "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
     "pooled_connectivity_maps", "unmask",
 ]
