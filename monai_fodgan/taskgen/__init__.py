@@ -15,8 +15,10 @@ from monai_fodgan.taskgen.connectivity import (
     unmask,
 )
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
+from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
 
 __all__ = [
+    "PRESETS", "TaskAttentionUNet", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
     "pooled_connectivity_maps", "unmask",
