@@ -14,10 +14,12 @@ from monai_fodgan.taskgen.connectivity import (
     pooled_connectivity_maps,
     unmask,
 )
+from monai_fodgan.taskgen.demo_population import PopulationSpec, group_model, make_population, make_subject
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
 
 __all__ = [
+    "PopulationSpec", "group_model", "make_population", "make_subject",
     "PRESETS", "TaskAttentionUNet", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
