@@ -2,7 +2,9 @@
 
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
 reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), a synthetic population
-(:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`).
+(:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`). The last two are command-line modules
+(``python -m monai_fodgan.taskgen.demo_population``, ``python -m monai_fodgan.taskgen.prepare``) and are not
+imported here, so running them does not import them twice.
 """
 
 from monai_fodgan.taskgen.connectivity import (
@@ -14,12 +16,10 @@ from monai_fodgan.taskgen.connectivity import (
     pooled_connectivity_maps,
     unmask,
 )
-from monai_fodgan.taskgen.demo_population import PopulationSpec, group_model, make_population, make_subject
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
 
 __all__ = [
-    "PopulationSpec", "group_model", "make_population", "make_subject",
     "PRESETS", "TaskAttentionUNet", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
