@@ -1,7 +1,8 @@
 """DeepTaskGen (Serin et al. 2025): task-fMRI contrast maps predicted from resting-state fMRI.
 
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
-reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), a synthetic population
+reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer (:mod:`.trainer`)
+and datasets (:mod:`.data`), a synthetic population
 (:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`). The last two are command-line modules
 (``python -m monai_fodgan.taskgen.demo_population``, ``python -m monai_fodgan.taskgen.prepare``) and are not
 imported here, so running them does not import them twice.
@@ -16,10 +17,13 @@ from monai_fodgan.taskgen.connectivity import (
     pooled_connectivity_maps,
     unmask,
 )
+from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
+from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
+    "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
     "PRESETS", "TaskAttentionUNet", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
