@@ -19,12 +19,12 @@ from monai_fodgan.taskgen.connectivity import (
 )
 from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
-from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
+from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_finetuning, task_network
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
     "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
-    "PRESETS", "TaskAttentionUNet", "task_network",
+    "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
     "pooled_connectivity_maps", "unmask",

@@ -30,7 +30,7 @@ from monai.networks.layers.factories import Norm
 from monai.networks.nets.attentionunet import AttentionBlock, UpConv
 from torch import nn
 
-__all__ = ["TaskAttentionUNet", "PRESETS", "task_network"]
+__all__ = ["TaskAttentionUNet", "PRESETS", "task_network", "prepare_finetuning"]
 
 #: Architecture presets. ``paper``: the published network (K = 50 group-ICA components, C = 47 HCP contrasts).
 #: ``demo`` and ``tiny``: the same shape at CPU size, for the demo population (K = 12, C = 6).
@@ -104,6 +104,15 @@ class TaskAttentionUNet(nn.Module):
             self.gate.append(AttentionBlock(3, f_int=max(c_skip // 2, 1), f_g=c_skip, f_l=c_skip, dropout=dropout))
             self.merge.append(_conv_block(2 * c_skip, c_skip, convs_per_block, kernel_size, 1, dropout))
         self.out = nn.Conv3d(channels[0], out_channels, kernel_size=1)
+        self.frozen_body = False  # set by prepare_finetuning: all but ``out`` frozen, BatchNorm in eval mode
+
+    def train(self, mode: bool = True) -> TaskAttentionUNet:
+        super().train(mode)
+        if self.frozen_body and mode:
+            for name, module in self.named_children():
+                if name != "out":
+                    module.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[2:]
@@ -127,6 +136,28 @@ def task_network(preset: str = "paper", **overrides) -> TaskAttentionUNet:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}.")
     return TaskAttentionUNet(**{**PRESETS[preset], **overrides})
+
+
+def prepare_finetuning(net: TaskAttentionUNet, out_channels: int | None = None) -> list[nn.Parameter]:
+    """Set a trained network up for a new cohort: every layer frozen but the last (the 1 x 1 x 1 head).
+
+    The paper fine-tunes to cohorts with fewer contrasts (HCP Development, UK Biobank: one shared contrast) by
+    training only the last layer. With ``out_channels`` the head is replaced by a freshly initialised one with
+    that many contrasts; without, the trained head is kept and fine-tuned. Frozen layers are also put in eval
+    mode at every ``train()`` call, so their BatchNorm statistics stay those of the training cohort.
+
+    Returns:
+        the parameters to give the optimiser (the head's).
+    """
+    for p in net.parameters():
+        p.requires_grad_(False)
+    if out_channels is not None:
+        net.out = nn.Conv3d(net.channels[0], out_channels, kernel_size=1).to(next(net.parameters()).device)
+        net.out_channels = out_channels
+    for p in net.out.parameters():
+        p.requires_grad_(True)
+    net.frozen_body = True
+    return list(net.out.parameters())
 
 
 if __name__ == "__main__":

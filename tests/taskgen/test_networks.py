@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, task_network
+from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_finetuning, task_network
 
 
 @pytest.mark.parametrize("shape", [(8, 8, 8), (13, 15, 11)])
@@ -49,3 +49,19 @@ def test_refuses_bad_arguments(kwargs):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown preset"):
         task_network("huge")
+
+
+@pytest.mark.parametrize("new_contrasts", [None, 1])
+def test_finetuning_trains_only_the_head(new_contrasts):
+    net = task_network("tiny")
+    params = prepare_finetuning(net, new_contrasts)
+    trainable = [n for n, p in net.named_parameters() if p.requires_grad]
+    assert trainable == ["out.weight", "out.bias"] and len(params) == 2
+    net.train()
+    assert not net.head[0].adn.N.training and net.out.training  # frozen BatchNorm keeps the cohort's statistics
+    before = net.head[0].adn.N.running_mean.clone()
+    y = net(torch.randn(2, 12, 8, 8, 8))
+    assert y.shape[1] == (new_contrasts or 6)
+    y.square().mean().backward()
+    assert torch.equal(before, net.head[0].adn.N.running_mean)
+    assert net.out.weight.grad is not None
