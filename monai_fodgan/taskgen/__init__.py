@@ -19,6 +19,13 @@ from monai_fodgan.taskgen.connectivity import (
 )
 from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
+from monai_fodgan.taskgen.metrics import (
+    dice_auc,
+    diagonality_index,
+    identification_accuracy,
+    pearson_per_contrast,
+    subject_correlation_matrix,
+)
 from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_finetuning, task_network
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
@@ -26,6 +33,7 @@ __all__ = [
     "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
     "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
+    "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast", "subject_correlation_matrix",
     "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
     "pooled_connectivity_maps", "unmask",
 ]
