@@ -2,12 +2,13 @@
 
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
 reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer (:mod:`.trainer`)
-and datasets (:mod:`.data`), a synthetic population
+and datasets (:mod:`.data`), metrics (:mod:`.metrics`) and baselines (:mod:`.baselines`), a synthetic population
 (:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`). The last two are command-line modules
 (``python -m monai_fodgan.taskgen.demo_population``, ``python -m monai_fodgan.taskgen.prepare``) and are not
 imported here, so running them does not import them twice.
 """
 
+from monai_fodgan.taskgen.baselines import TavorRegression, group_average
 from monai_fodgan.taskgen.connectivity import (
     connectivity_maps,
     dual_regression_stage1,
@@ -30,6 +31,7 @@ from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_fi
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
+    "TavorRegression", "group_average",
     "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
     "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
