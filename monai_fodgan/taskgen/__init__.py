@@ -1,8 +1,8 @@
 """DeepTaskGen (Serin et al. 2025): task-fMRI contrast maps predicted from resting-state fMRI.
 
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
-reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer (:mod:`.trainer`)
-and datasets (:mod:`.data`), metrics (:mod:`.metrics`) and baselines (:mod:`.baselines`), a synthetic population
+reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer (:mod:`.trainer`),
+prediction averaged over sub-samples (:mod:`.inference`), datasets (:mod:`.data`), metrics (:mod:`.metrics`) and baselines (:mod:`.baselines`), a synthetic population
 (:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`). The last two are command-line modules
 (``python -m monai_fodgan.taskgen.demo_population``, ``python -m monai_fodgan.taskgen.prepare``) and are not
 imported here, so running them does not import them twice.
@@ -19,6 +19,7 @@ from monai_fodgan.taskgen.connectivity import (
     unmask,
 )
 from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
+from monai_fodgan.taskgen.inference import predict_cohort, predict_subject
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.metrics import (
     dice_auc,
@@ -31,6 +32,7 @@ from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_fi
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
+    "predict_cohort", "predict_subject",
     "TavorRegression", "group_average",
     "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
     "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",

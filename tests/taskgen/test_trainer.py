@@ -63,3 +63,22 @@ def test_batch_of_one_is_refused(prepared):
                              CRRLoss(load_gm_mask(prepared)))
     with pytest.raises(ValueError, match="at least 2"):
         trainer.run()
+
+
+def test_predict_cohort_averages_samples(prepared, tmp_path):
+    import json
+
+    import nibabel as nib
+
+    from monai_fodgan.taskgen.inference import predict_cohort, predict_subject
+
+    net = task_network("tiny", in_channels=5, out_channels=3).eval()
+    paths = predict_cohort(net, prepared, tmp_path / "pred", split="validation")
+    entry = json.loads((prepared / "datalist.json").read_text())["validation"][0]
+    assert paths == [tmp_path / "pred" / f"{entry['subject']}_pred.nii.gz"]
+    img = nib.load(str(paths[0]))
+    mask = nib.load(str(prepared / "mask.nii.gz")).get_fdata() > 0
+    assert img.shape == mask.shape + (3,)
+    ones = [predict_subject(net, [prepared / s]) for s in entry["samples"]]
+    np.testing.assert_allclose(img.get_fdata()[mask], torch.stack(ones).mean(0).permute(1, 2, 3, 0).numpy()[mask],
+                               atol=1e-5)
