@@ -10,6 +10,7 @@ imported here, so running them does not import them twice.
 
 from monai_fodgan.taskgen.baselines import TavorRegression, group_average
 from monai_fodgan.taskgen.connectivity import (
+    ConnectivityAccumulator,
     connectivity_maps,
     dual_regression_stage1,
     frame_windows,
@@ -38,6 +39,6 @@ __all__ = [
     "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",
     "CRRLoss", "crr_loss", "masked_pairwise_mse",
     "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast", "subject_correlation_matrix",
-    "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
+    "ConnectivityAccumulator", "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
     "pooled_connectivity_maps", "unmask",
 ]

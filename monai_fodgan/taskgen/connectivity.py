@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "ConnectivityAccumulator",
     "masked_timeseries",
     "unmask",
     "dual_regression_stage1",
@@ -132,19 +133,45 @@ def connectivity_maps(data: np.ndarray, ts: np.ndarray, chunk: int = CHUNK, dtyp
     return _correlation(*_sums(data, ts, chunk), dtype)
 
 
+class ConnectivityAccumulator:
+    """Pooled connectivity over runs added one at a time: only the (V, K) sums are kept, never the runs.
+
+    Example::
+
+        acc = ConnectivityAccumulator()
+        for run in runs:                       # each (V, T_i), loaded and dropped in turn
+            acc.add(run, dual_regression_stage1(run, maps))
+        r = acc.maps()                         # (V, K)
+    """
+
+    def __init__(self, chunk: int = CHUNK) -> None:
+        self.chunk = chunk
+        self.sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def add(self, data: np.ndarray, ts: np.ndarray) -> None:
+        """Add one run: (V, T) masked series and its (T, K) component series, centred on this run's means."""
+        sums = _sums(data, ts, self.chunk)
+        self.sums = sums if self.sums is None else tuple(t + s for t, s in zip(self.sums, sums))
+
+    def maps(self, dtype: type = np.float32) -> np.ndarray:
+        """(V, K) Pearson r over every frame added so far."""
+        if self.sums is None:
+            raise ValueError("no runs added.")
+        return _correlation(*self.sums, dtype)
+
+
 def pooled_connectivity_maps(runs: Sequence[tuple[np.ndarray, np.ndarray]], chunk: int = CHUNK,
                              dtype: type = np.float32) -> np.ndarray:
     """Pearson r over several runs' frames, each run centred on its own means: [(V, T_i), (T_i, K)] -> (V, K).
 
     Equal to :func:`connectivity_maps` of the concatenated runs after each run's voxel and component series
-    are demeaned over that run's frames; computed from per-run sums, so runs are held one at a time."""
+    are demeaned over that run's frames; computed from per-run sums (:class:`ConnectivityAccumulator`)."""
     if not runs:
         raise ValueError("no runs given.")
-    total = None
+    acc = ConnectivityAccumulator(chunk)
     for data, ts in runs:
-        sums = _sums(data, ts, chunk)
-        total = sums if total is None else tuple(t + s for t, s in zip(total, sums))
-    return _correlation(*total, dtype)
+        acc.add(data, ts)
+    return acc.maps(dtype)
 
 
 def frame_windows(n_frames: int, length: int, first: int = 0) -> list[slice]:

@@ -58,10 +58,11 @@ from scipy.ndimage import map_coordinates
 from monai_fodgan.io import atomic_output, file_digest, save_nifti
 from monai_fodgan.prepare.cohort import split_subjects
 from monai_fodgan.taskgen.connectivity import (
+    ConnectivityAccumulator,
+    connectivity_maps,
     dual_regression_stage1,
     frame_windows,
     network_connectome,
-    pooled_connectivity_maps,
     unmask,
 )
 
@@ -263,16 +264,16 @@ def _process_subject(item: RestInput, group: GroupInputs, group_digest: str, cfg
             previous = json.loads(sidecar.read_text())
             if previous.get("input_hash") == digest and all((cfg.out / f).is_file() for f in previous["files"].values()):
                 return {**previous, "status": "skipped"}
-        sums, windows, series = [], [], []
-        for run_path in item.rest:
+        pooled, windows, series = ConnectivityAccumulator(), [], []
+        for run_path in item.rest:  # one run in memory at a time
             data = _load_masked(run_path, group.mask)
             ts = dual_regression_stage1(data, group.maps)
-            sums.append((data, ts))
+            pooled.add(data, ts)
             series.append(ts - ts.mean(0))
             if cfg.window:
-                windows += [pooled_connectivity_maps([(data[:, w], ts[w])]) for w in frame_windows(len(ts), cfg.window)]
-        conn = pooled_connectivity_maps(sums)
-        del sums
+                windows += [connectivity_maps(data[:, w], ts[w]) for w in frame_windows(len(ts), cfg.window)]
+            del data
+        conn = pooled.maps()
         files = _outputs(item.subject, len(windows), item.task is not None)
         save_nifti(np.moveaxis(unmask(conn, group.mask), -1, 0), group.affine, cfg.out / files["conn"])
         for i, w in enumerate(windows, 1):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from monai_fodgan.taskgen.connectivity import (
+    ConnectivityAccumulator,
     connectivity_maps,
     dual_regression_stage1,
     frame_windows,
@@ -123,3 +124,14 @@ def test_network_connectome_is_corrcoef():
     c = network_connectome(ts)
     assert c.shape == (2, 2)
     np.testing.assert_allclose(c[0, 1], np.corrcoef(ts[:, 0], ts[:, 1])[0, 1])
+
+
+def test_accumulator_adds_runs_one_at_a_time():
+    rng = np.random.default_rng(4)
+    runs = [(rng.normal(size=(5, 9)), rng.normal(size=(9, 2))) for _ in range(2)]
+    acc = ConnectivityAccumulator(chunk=2)
+    for data, ts in runs:
+        acc.add(data, ts)
+    np.testing.assert_allclose(acc.maps(np.float64), pooled_connectivity_maps(runs, dtype=np.float64), atol=1e-12)
+    with pytest.raises(ValueError, match="no runs"):
+        ConnectivityAccumulator().maps()
