@@ -1,11 +1,11 @@
 """DeepTaskGen (Serin et al. 2025): task-fMRI contrast maps predicted from resting-state fMRI.
 
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
-reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer (:mod:`.trainer`),
-prediction averaged over sub-samples (:mod:`.inference`), datasets (:mod:`.data`), metrics (:mod:`.metrics`) and baselines (:mod:`.baselines`), a synthetic population
-(:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`). The last two are command-line modules
-(``python -m monai_fodgan.taskgen.demo_population``, ``python -m monai_fodgan.taskgen.prepare``) and are not
-imported here, so running them does not import them twice.
+reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer
+(:mod:`.trainer`), datasets (:mod:`.data`), prediction averaged over sub-samples (:mod:`.inference`), metrics
+(:mod:`.metrics`) and baselines (:mod:`.baselines`). A synthetic population (:mod:`.demo_population`) and the
+cohort preparation (:mod:`.prepare`) are command-line modules (``python -m monai_fodgan.taskgen.demo_population``,
+``python -m monai_fodgan.taskgen.prepare``), not imported here, so running them does not import them twice.
 """
 
 from monai_fodgan.taskgen.baselines import TavorRegression, group_average
@@ -33,12 +33,9 @@ from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_fi
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
-    "predict_cohort", "predict_subject",
-    "TavorRegression", "group_average",
-    "TaskMapTrainer", "load_gm_mask", "taskgen_dataset",
-    "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network",
-    "CRRLoss", "crr_loss", "masked_pairwise_mse",
-    "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast", "subject_correlation_matrix",
-    "ConnectivityAccumulator", "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome",
-    "pooled_connectivity_maps", "unmask",
+    "predict_cohort", "predict_subject", "TavorRegression", "group_average", "TaskMapTrainer", "load_gm_mask",
+    "taskgen_dataset", "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network", "CRRLoss", "crr_loss",
+    "masked_pairwise_mse", "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast",
+    "subject_correlation_matrix", "ConnectivityAccumulator", "connectivity_maps", "frame_windows",
+    "dual_regression_stage1", "masked_timeseries", "network_connectome", "pooled_connectivity_maps", "unmask",
 ]
