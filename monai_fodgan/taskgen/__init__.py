@@ -3,7 +3,7 @@
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
 reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer
 (:mod:`.trainer`), datasets (:mod:`.data`), prediction averaged over sub-samples (:mod:`.inference`), metrics
-(:mod:`.metrics`) and baselines (:mod:`.baselines`). A synthetic population (:mod:`.demo_population`) and the
+(:mod:`.metrics`), baselines (:mod:`.baselines`) and the evaluation's numbers (:mod:`.evaluation`). A synthetic population (:mod:`.demo_population`) and the
 cohort preparation (:mod:`.prepare`) are command-line modules (``python -m monai_fodgan.taskgen.demo_population``,
 ``python -m monai_fodgan.taskgen.prepare``), not imported here, so running them does not import them twice.
 """
@@ -20,6 +20,7 @@ from monai_fodgan.taskgen.connectivity import (
     unmask,
 )
 from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
+from monai_fodgan.taskgen.evaluation import evaluate_cohort, map_metrics, phenotype_r2
 from monai_fodgan.taskgen.inference import predict_cohort, predict_subject
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.metrics import (
@@ -33,6 +34,7 @@ from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_fi
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
+    "evaluate_cohort", "map_metrics", "phenotype_r2",
     "predict_cohort", "predict_subject", "TavorRegression", "group_average", "TaskMapTrainer", "load_gm_mask",
     "taskgen_dataset", "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network", "CRRLoss", "crr_loss",
     "masked_pairwise_mse", "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast",
