@@ -3,9 +3,11 @@
 The second system of the package: rest connectivity maps (:mod:`.connectivity`), the contrast-regularised
 reconstruction loss (:mod:`.losses`), the shallow attention U-Net (:mod:`.networks`), its trainer
 (:mod:`.trainer`), datasets (:mod:`.data`), prediction averaged over sub-samples (:mod:`.inference`), metrics
-(:mod:`.metrics`), baselines (:mod:`.baselines`) and the evaluation's numbers (:mod:`.evaluation`). A synthetic population (:mod:`.demo_population`) and the
-cohort preparation (:mod:`.prepare`) are command-line modules (``python -m monai_fodgan.taskgen.demo_population``,
-``python -m monai_fodgan.taskgen.prepare``), not imported here, so running them does not import them twice.
+(:mod:`.metrics`), baselines (:mod:`.baselines`) and the evaluation's numbers (:mod:`.evaluation`).
+
+A synthetic population (:mod:`.demo_population`) and the cohort preparation (:mod:`.prepare`) are
+command-line modules (``python -m monai_fodgan.taskgen.demo_population``, ``python -m
+monai_fodgan.taskgen.prepare``), not imported here, so running them does not import them twice.
 """
 
 from monai_fodgan.taskgen.baselines import TavorRegression, group_average
