@@ -436,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give exactly one of --table, --bids")
     try:
         items = read_rest_table(args.table) if args.table else scan_rest_bids(args.bids)
+        names = [i.subject for i in items]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate subject IDs: {sorted({n for n in names if names.count(n) > 1})}")
         cfg = TaskPrepareConfig(out=args.out, window=args.window, min_frames=args.min_frames, n_val=args.val,
                                 seed=args.seed)
         group = load_group_inputs(args.components, args.mask, args.gm_mask)

@@ -141,3 +141,12 @@ def test_bids_scan_and_task_on_another_grid(population, tmp_path):
     inner = mask.copy()
     inner[0], inner[-1] = False, False
     np.testing.assert_allclose(got[inner], data[inner], atol=1e-5)
+
+
+def test_duplicate_subjects_exit_2(population, tmp_path):
+    rows = (population / "subjects.tsv").read_text().splitlines()
+    table = population / "subjects_duplicate.tsv"
+    table.write_text("\n".join(rows + [rows[1]]) + "\n")
+    with pytest.raises(SystemExit) as e:
+        main(_args(population, tmp_path / "prep", table))
+    assert e.value.code == 2
