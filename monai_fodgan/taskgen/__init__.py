@@ -22,8 +22,8 @@ from monai_fodgan.taskgen.connectivity import (
     unmask,
 )
 from monai_fodgan.taskgen.data import load_gm_mask, taskgen_dataset
-from monai_fodgan.taskgen.evaluation import evaluate_cohort, map_metrics, phenotype_r2
-from monai_fodgan.taskgen.inference import predict_cohort, predict_subject
+from monai_fodgan.taskgen.evaluation import evaluate_cohort, map_metrics, phenotype_r2, write_metrics
+from monai_fodgan.taskgen.inference import load_network_weights, predict_cohort, predict_subject, save_checkpoint
 from monai_fodgan.taskgen.losses import CRRLoss, crr_loss, masked_pairwise_mse
 from monai_fodgan.taskgen.metrics import (
     dice_auc,
@@ -36,7 +36,7 @@ from monai_fodgan.taskgen.networks import PRESETS, TaskAttentionUNet, prepare_fi
 from monai_fodgan.taskgen.trainer import TaskMapTrainer
 
 __all__ = [
-    "evaluate_cohort", "map_metrics", "phenotype_r2",
+    "evaluate_cohort", "map_metrics", "phenotype_r2", "write_metrics", "load_network_weights", "save_checkpoint",
     "predict_cohort", "predict_subject", "TavorRegression", "group_average", "TaskMapTrainer", "load_gm_mask",
     "taskgen_dataset", "PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network", "CRRLoss", "crr_loss",
     "masked_pairwise_mse", "dice_auc", "diagonality_index", "identification_accuracy", "pearson_per_contrast",

@@ -25,6 +25,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from monai_fodgan.io import atomic_output
 from monai_fodgan.taskgen.baselines import TavorRegression, group_average
 from monai_fodgan.taskgen.metrics import (
     dice_auc,
@@ -34,7 +35,7 @@ from monai_fodgan.taskgen.metrics import (
     subject_correlation_matrix,
 )
 
-__all__ = ["map_metrics", "phenotype_r2", "evaluate_cohort"]
+__all__ = ["map_metrics", "phenotype_r2", "evaluate_cohort", "write_metrics"]
 
 
 def map_metrics(pred: np.ndarray, actual: np.ndarray) -> dict:
@@ -110,4 +111,12 @@ def evaluate_cohort(prepared: str | Path, predictions: str | Path, split: str = 
             "actual_maps": phenotype_r2(actual, target, folds, seed),
             "rest_connectome": phenotype_r2(connectomes[:, upper[0], upper[1]], target, folds, seed),
             "folds": folds, "phenotype": phenotype}
+    return result
+
+
+def write_metrics(path: str | Path, prepared: str | Path, predictions: str | Path, **kwargs: object) -> dict:
+    """:func:`evaluate_cohort` written to ``path`` as JSON (``metrics.json``); returns the dictionary."""
+    result = evaluate_cohort(prepared, predictions, **kwargs)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
     return result

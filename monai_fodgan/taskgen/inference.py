@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from monai_fodgan.io import save_nifti
+from monai_fodgan.io import atomic_output, save_nifti
 
-__all__ = ["predict_subject", "predict_cohort"]
+__all__ = ["predict_subject", "predict_cohort", "save_checkpoint", "load_network_weights"]
 
 
 def _load_maps(path: Path) -> torch.Tensor:
@@ -58,3 +58,24 @@ def predict_cohort(network: nn.Module, prepared: str | Path, out: str | Path, sp
         pred[:, ~mask] = 0
         written.append(save_nifti(pred, mask_img.affine, out / f"{e['subject']}_pred.nii.gz"))
     return written
+
+
+def save_checkpoint(path: str | Path, network: nn.Module, **meta: object) -> Path:
+    """Write ``{"model": state_dict, **meta}`` atomically (meta: e.g. the preset and channel counts)."""
+    with atomic_output(path) as tmp:
+        torch.save({"model": network.state_dict(), **meta}, tmp)
+    return Path(path)
+
+
+def load_network_weights(network: nn.Module, path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load weights saved by :func:`save_checkpoint` (or a bare state dict) into ``network``; returns it.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint (train the bundle first, or give checkpoint_file).")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    network.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+    return network
