@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
 import pytest
 
 from monai_fodgan.taskgen.demo_population import PopulationSpec, make_population
@@ -64,3 +65,23 @@ def test_train_inference_evaluate(cohort):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"model", "group_average", "tavor", "phenotype_r2"} <= set(metrics)
+
+
+def test_shipped_demo_model_predicts_a_demo_cohort(tmp_path):
+    """inference.json + demo.json with the shipped weights on demo-size subjects (K = 12, C = 6)."""
+    spec = PopulationSpec(n_runs=1, n_frames=60)
+    pop = make_population(tmp_path / "pop", n=2, spec=spec)
+    g = pop / "group"
+    assert prepare(["--table", str(pop / "subjects.tsv"), "--components", str(g / "components.nii.gz"),
+                    "--mask", str(g / "brain_mask.nii.gz"), "--out", str(tmp_path / "prep"), "--window", "60",
+                    "--val", "1"]) == 0
+    preds = tmp_path / "pred"
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "inference", "--config_file",
+           f"['{CONFIGS / 'inference.json'}','{CONFIGS / 'demo.json'}']", "--dataset_dir", str(tmp_path / "prep"),
+           "--split", "validation", "--output_dir", str(preds), "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "2"}
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (written,) = preds.glob("*_pred.nii.gz")
+    img = nib.load(str(written))
+    assert img.shape[3] == 6 and np.isfinite(img.get_fdata()).all()
