@@ -95,6 +95,8 @@ class TaskPrepareConfig:
         min_frames: fewest frames a run may have (correlations over fewer are noise); at least ``window``.
         n_val: validation subjects among those with task maps, a count (>= 1) or a fraction (< 1).
         seed: seed of the split.
+        val_subjects: the validation subjects by name instead of a seeded draw (e.g. subjects a shipped model
+            never saw); ``n_val`` is then ignored.
     """
 
     out: Path
@@ -102,6 +104,7 @@ class TaskPrepareConfig:
     min_frames: int = 20
     n_val: float = 0.1
     seed: int = 0
+    val_subjects: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.window < 0 or self.window == 1:
@@ -333,7 +336,14 @@ def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: 
                 failed.append(r)
         ok = [r for r in ok if r["status"] != "failed"]
     labelled = {r["subject"]: r for r in ok if "task" in r["files"]}
-    train, val = split_subjects(list(labelled), cfg.n_val, cfg.seed)
+    if cfg.val_subjects is not None:
+        missing = sorted(set(cfg.val_subjects) - set(labelled))
+        if missing:
+            raise ValueError(f"validation subjects without prepared task maps: {missing}")
+        val = sorted(cfg.val_subjects)
+        train = sorted(set(labelled) - set(val))
+    else:
+        train, val = split_subjects(list(labelled), cfg.n_val, cfg.seed)
 
     def samples(r: dict) -> list[str]:
         return [f for key, f in sorted(r["files"].items()) if key.startswith("win-")] or [r["files"]["conn"]]
@@ -425,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=0, help="frames per sub-sample (paper: 600); 0: none")
     p.add_argument("--min-frames", type=int, default=20, help="fewest frames a run may have")
     p.add_argument("--val", type=float, default=0.1, help="validation subjects: count, or fraction if < 1")
+    p.add_argument("--val-subjects", nargs="+", metavar="SUBJECT",
+                   help="validation subjects by name (instead of --val's seeded draw)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -439,8 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         names = [i.subject for i in items]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate subject IDs: {sorted({n for n in names if names.count(n) > 1})}")
+        unknown = sorted(set(args.val_subjects or ()) - set(names))
+        if unknown:
+            raise ValueError(f"--val-subjects not among the subjects: {unknown}")
         cfg = TaskPrepareConfig(out=args.out, window=args.window, min_frames=args.min_frames, n_val=args.val,
-                                seed=args.seed)
+                                seed=args.seed, val_subjects=tuple(args.val_subjects) if args.val_subjects else None)
         group = load_group_inputs(args.components, args.mask, args.gm_mask)
     except (OSError, ValueError) as e:
         parser.error(str(e))

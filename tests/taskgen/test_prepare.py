@@ -150,3 +150,11 @@ def test_duplicate_subjects_exit_2(population, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(_args(population, tmp_path / "prep", table))
     assert e.value.code == 2
+
+
+def test_named_validation_subjects(population, tmp_path):
+    out = tmp_path / "prep"
+    assert main([*_args(population, out), "--val-subjects", "sub-0002", "sub-0004"]) == 0
+    datalist = json.loads((out / "datalist.json").read_text())
+    assert [e["subject"] for e in datalist["validation"]] == ["sub-0002", "sub-0004"]
+    assert {e["subject"] for e in datalist["training"]} == {"sub-0001", "sub-0003"}
