@@ -316,6 +316,7 @@ def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: 
     if not items:
         raise ValueError("no subjects to prepare.")
     cfg.out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cfg.out)
     start = time.perf_counter()
     save_nifti(group.mask, group.affine, cfg.out / "mask.nii.gz", dtype=np.uint8)
     if group.gm is not None:
@@ -378,6 +379,17 @@ def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: 
     }
     _write_json(cfg.out / "summary.json", summary)
     return summary
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete temporaries a killed run left behind (``atomic_output``'s hidden ``.<name>-*`` files).
+
+    One preparation per output folder at a time: a concurrent run's temporaries would be removed too."""
+    for folder in (out, *(out / d for d in ("maps", "task", "connectome", "native"))):
+        if folder.is_dir():
+            for leftover in folder.glob(".*-*"):
+                if leftover.is_file():
+                    leftover.unlink(missing_ok=True)
 
 
 def read_rest_table(path: str | Path) -> list[RestInput]:

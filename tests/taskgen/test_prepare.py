@@ -158,3 +158,12 @@ def test_named_validation_subjects(population, tmp_path):
     datalist = json.loads((out / "datalist.json").read_text())
     assert [e["subject"] for e in datalist["validation"]] == ["sub-0002", "sub-0004"]
     assert {e["subject"] for e in datalist["training"]} == {"sub-0001", "sub-0003"}
+
+
+def test_rerun_removes_temporaries_of_a_killed_run(population, tmp_path):
+    out = tmp_path / "prep"
+    (out / "maps").mkdir(parents=True)
+    leftover = out / "maps" / ".sub-0001_conn-abc123.nii.gz"
+    leftover.write_bytes(b"half")
+    assert main(_args(population, out)) == 0
+    assert not leftover.exists()
