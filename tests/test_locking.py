@@ -74,7 +74,9 @@ def test_wait_queues_behind_the_holder(tmp_path: Path) -> None:
         assert holder.returncode == 0
 
 
-_READY = ("import sys\nfrom monai_fodgan.prepare.__main__ import main\nprint('ready', flush=True)\n"
+# the CLI imports its heavy modules only after parsing (fast --help): import them before "ready" as well
+_READY = ("import sys\nfrom monai_fodgan.prepare.__main__ import main\nimport monai_fodgan.prepare.cohort\n"
+          "import monai_fodgan.prepare.inputs\nprint('ready', flush=True)\n"
           "sys.stdin.readline()\nsys.exit(main(sys.argv[1:]))\n")
 
 
@@ -127,6 +129,7 @@ def test_prepare_and_evaluate_refuse_a_held_folder(tmp_path: Path, capsys: pytes
     from monai_fodgan.prepare.__main__ import main as prepare
 
     holder = _holder(tmp_path / "out", 60)
+    (tmp_path / "wm.nii.gz").write_bytes(b"")  # exists (prepare checks that first); the lock refuses before reading it
     try:
         assert prepare(["--fod", str(tmp_path / "wm.nii.gz"), "--out", str(tmp_path / "out")]) == 2
         assert evaluate(["--synthetic", str(tmp_path), "--reference", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
