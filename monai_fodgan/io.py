@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from monai.data import MetaTensor
 from monai_fodgan.mrtrix import run_mrtrix
 from monai_fodgan.validation import FODValidationError, check_fod_array
 
-__all__ = ["atomic_output", "file_digest", "load_fod", "save_fod", "save_nifti"]
+__all__ = ["atomic_output", "file_digest", "load_fod", "save_fod", "save_json", "save_nifti"]
 
 
 #: errors of writing a file (not of reading an input inside the block): re-raised naming the output
@@ -59,6 +60,13 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         raise OSError(e.errno, e.strerror, str(path)) from e
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def save_json(obj: dict, path: str | Path) -> Path:
+    """Write ``obj`` as indented JSON (values JSON cannot hold, such as paths, as their ``str``), atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    return Path(path)
 
 
 def file_digest(path: str | Path) -> str:

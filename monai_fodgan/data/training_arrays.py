@@ -7,7 +7,7 @@ derives from them, once, a copy for training:
 
     DATASET/training_arrays/<subject>.npy     (C, X, Y, Z) float16, C order: one contiguous read per image
     DATASET/training_arrays/grid.json         the common grid (affine, shape), dtype, and each array's source
-    DATASET/training_arrays/datalist.json     datalist.json with every ``image`` pointing to its array
+    DATASET/training_arrays_datalist.json     datalist.json with every ``image`` pointing to its array
 
 float16 keeps 11 significant bits: a relative rounding error of at most 2^-11 (4.9e-4) of each coefficient
 (absolute below 6e-8 for the tiny background values), below bf16 training's own 2^-8. ``load_fod`` reads a
@@ -36,12 +36,6 @@ def _source_stamp(path: Path) -> dict:
     st = path.stat()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
-
-def _write_json(path: Path, obj: dict) -> None:
-    from monai_fodgan.io import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def _array_path(folder: Path, image: str) -> Path:
@@ -84,7 +78,7 @@ def write_training_arrays(dataset_dir: str | Path, dtype: str = "float16", lists
 
 
 def _write_arrays(root: Path, datalist_file: Path, dtype: str, lists: Sequence[str], progress: bool) -> Path:
-    from monai_fodgan.io import atomic_output, load_fod
+    from monai_fodgan.io import atomic_output, load_fod, save_json
     datalist = json.loads(datalist_file.read_text())
     folder = root / ARRAY_FOLDER
     folder.mkdir(exist_ok=True)
@@ -118,10 +112,10 @@ def _write_arrays(root: Path, datalist_file: Path, dtype: str, lists: Sequence[s
             out_lists[section].append({**item, "image": f"{ARRAY_FOLDER}/{target.name}"})
     if grid is None:
         raise ValueError(f"{datalist_file}: lists {list(lists)} hold no images.")
-    _write_json(folder / _GRID, {**grid, "dtype": dtype, "sources": sources})
+    save_json({**grid, "dtype": dtype, "sources": sources}, folder / _GRID)
     # image paths relative to the dataset folder, like datalist.json's own: MONAI resolves them against base_dir
     out = root / f"{ARRAY_FOLDER}_datalist.json"
-    _write_json(out, {**{k: v for k, v in datalist.items() if k not in out_lists}, **out_lists})
+    save_json({**{k: v for k, v in datalist.items() if k not in out_lists}, **out_lists}, out)
     return out
 
 
@@ -136,6 +130,7 @@ def load_training_array(path: str | Path, lmax: int | None = None, truncate: boo
     import torch
     from monai.data import MetaTensor
 
+    from monai_fodgan.data.stream import image_grid
     from monai_fodgan.sh import n_coeffs
     from monai_fodgan.validation import FODValidationError, check_fod_array
 
@@ -144,20 +139,20 @@ def load_training_array(path: str | Path, lmax: int | None = None, truncate: boo
     if not grid_file.is_file():
         raise FODValidationError(f"{path}: no {_GRID} beside it; a training array needs its grid "
                                  "(write them with python -m monai_fodgan.data.training_arrays DATASET).")
-    grid = json.loads(grid_file.read_text())
+    affine, shape = image_grid(path)  # the one reader of grid.json
     try:
         mapped = np.load(path, mmap_mode="r")
     except Exception as e:  # numpy raises several types for unreadable files
         raise FODValidationError(f"{path}: not a readable .npy array ({type(e).__name__}: {e}).") from None
-    if mapped.ndim != 4 or list(mapped.shape[1:]) != list(grid["spatial_shape"]):
-        raise FODValidationError(f"{path}: shape {tuple(mapped.shape)} does not match the grid {grid['spatial_shape']} "
+    if mapped.ndim != 4 or tuple(mapped.shape[1:]) != shape:
+        raise FODValidationError(f"{path}: shape {tuple(mapped.shape)} does not match the grid {list(shape)} "
                                  f"of {grid_file}.")
     keep = mapped.shape[0]
     if lmax is not None and truncate:
         keep = min(keep, n_coeffs(lmax))
     data = np.asarray(mapped[:keep], dtype=np.float32)  # one read and conversion of the kept volumes
     data = check_fod_array(data, str(path), lmax=lmax, truncate=truncate, channel_dim=0)
-    return MetaTensor(torch.from_numpy(np.ascontiguousarray(data)), affine=torch.tensor(grid["affine"], dtype=torch.float64),
+    return MetaTensor(torch.from_numpy(np.ascontiguousarray(data)), affine=torch.from_numpy(affine),
                       meta={"filename_or_obj": str(path)})
 
 

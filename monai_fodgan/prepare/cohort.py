@@ -39,7 +39,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_fodgan.io import atomic_output, file_digest, load_fod, save_nifti
+from monai_fodgan.io import file_digest, load_fod, save_json, save_nifti
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
@@ -107,10 +107,6 @@ def input_hash(item: DWIInput, backend: str, cfg: PrepareConfig) -> str:
     return h.hexdigest()
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
 
 def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int | None) -> FODResult:
     """The subject's FOD on its own grid: computed from the DWI, or a given FOD image checked and truncated."""
@@ -149,7 +145,7 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
                   "inputs": {k: str(v) for k, v in asdict(item).items() if v is not None and k != "subject"},
                   "brain_box_mm": box.tolist(), "native_shape": list(result.fod.shape[:3]),
                   "seconds": round(seconds, 2), **result.record}
-        _write_json(sidecar, record)
+        save_json(record, sidecar)
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
         message = str(e) if item.subject in str(e) else f"subject {item.subject}: {e}"
@@ -364,13 +360,13 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
         standardised.setdefault(s, cfg.out / "fod" / f"{s}.nii.gz")
     train, val = _assign_split(previous, sorted(standardised), cfg.n_val, cfg.seed)
     if train:
-        _write_json(cfg.out / "datalist.json", {
+        save_json({
             "description": "monai_fodgan training set: FODs in MRtrix3's SH basis, world frame, on the training grid",
             "lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop, "seed": cfg.seed,
             "crop_box_mm": None if box is None else np.asarray(box).tolist(),
             "training": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in train],
             "validation": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in val],
-        })
+        }, cfg.out / "datalist.json")
         stats = SHNormalization.from_images((load_fod(standardised[s]) for s in train), quantile=cfg.stats_quantile)
         stats.save(cfg.out / "sh_stats.json")
     else:  # no subject at all (a rebuild on another grid where every subject failed): no stale datalist either
@@ -393,7 +389,7 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
         "total_seconds": round(time.perf_counter() - start, 2),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
-    _write_json(cfg.out / "summary.json", summary)
+    save_json(summary, cfg.out / "summary.json")
     return summary
 
 

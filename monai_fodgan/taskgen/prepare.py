@@ -55,7 +55,7 @@ import nibabel as nib
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from monai_fodgan.io import atomic_output, file_digest, save_nifti
+from monai_fodgan.io import atomic_output, file_digest, save_json, save_nifti
 from monai_fodgan.prepare.cohort import split_subjects
 from monai_fodgan.taskgen.connectivity import (
     ConnectivityAccumulator,
@@ -247,10 +247,6 @@ def input_hash(item: RestInput, group_digest: str, cfg: TaskPrepareConfig) -> st
     return h.hexdigest()
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
 
 def _outputs(subject: str, n_windows: int, has_task: bool) -> dict[str, str]:
     files = {"conn": f"maps/{subject}_conn.nii.gz", "connectome": f"connectome/{subject}.npy"}
@@ -294,7 +290,7 @@ def _process_subject(item: RestInput, group: GroupInputs, group_digest: str, cfg
                   "inputs": {"rest": [str(p) for p in item.rest], "task": str(item.task) if item.task else None},
                   "frames": frames, "windows": len(windows), "contrasts": contrasts,
                   "components": int(group.maps.shape[1]), "seconds": round(time.perf_counter() - start, 3)}
-        _write_json(sidecar, record)
+        save_json(record, sidecar)
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
         message = str(e) if item.subject in str(e) else f"subject {item.subject}: {e}"
@@ -366,7 +362,7 @@ def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: 
                        for r in ok if r["subject"] not in labelled],
     }
     if ok:
-        _write_json(cfg.out / "datalist.json", datalist)
+        save_json(datalist, cfg.out / "datalist.json")
     summary = {
         "subjects": len(items), "done": sum(r["status"] == "done" for r in ok),
         "skipped": sum(r["status"] == "skipped" for r in ok),
@@ -377,7 +373,7 @@ def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: 
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
         "group": {k: str(v) for k, v in group.paths.items()},
     }
-    _write_json(cfg.out / "summary.json", summary)
+    save_json(summary, cfg.out / "summary.json")
     return summary
 
 
