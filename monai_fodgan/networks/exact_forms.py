@@ -35,10 +35,20 @@ _TAP_MAPS = {
 }
 
 
+_TAP_CACHE: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
+
+
 def _tap_map(factor: int, like: torch.Tensor) -> torch.Tensor:
+    """The (k, 3) tap map of ``factor`` on ``like``'s dtype and device, made once per device: a fresh
+    ``torch.tensor`` on a GPU in every forward would be a synchronising host-to-device copy per stage."""
     if factor not in _TAP_MAPS:
         raise ValueError(f"upsampling factors must be 1 or 2 per axis, got {factor}.")
-    return torch.tensor(_TAP_MAPS[factor], dtype=like.dtype, device=like.device)
+    if torch.compiler.is_compiling():  # a constant of the compiled graph
+        return torch.tensor(_TAP_MAPS[factor], dtype=like.dtype, device=like.device)
+    key = (factor, like.dtype, like.device)
+    if key not in _TAP_CACHE:
+        _TAP_CACHE[key] = torch.tensor(_TAP_MAPS[factor], dtype=like.dtype, device=like.device)
+    return _TAP_CACHE[key]
 
 
 def upsample_conv_kernel(weight: torch.Tensor, factors: Sequence[int]) -> torch.Tensor:
