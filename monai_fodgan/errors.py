@@ -8,8 +8,9 @@ tools print it as their last line.
 from __future__ import annotations
 
 import errno
+import traceback
 
-__all__ = ["os_error_message"]
+__all__ = ["os_error_message", "subject_failure"]
 
 _HINTS = {
     errno.EROFS: "read-only file system; choose an output folder on a writable disk",
@@ -27,3 +28,11 @@ def os_error_message(err: OSError) -> str:
     problem = _HINTS.get(err.errno) or err.strerror or str(err)
     text = f"{err.filename}: {problem}" if err.filename else problem
     return " ".join(text.split())
+
+
+def subject_failure(subject: str, error: Exception, seconds: float) -> dict:
+    """The record of a subject that failed during a cohort run (called in its ``except`` block): the error, with the
+    subject named when the message does not already name it, and the last frames of the traceback."""
+    message = str(error) if subject in str(error) else f"subject {subject}: {error}"
+    return {"subject": subject, "status": "failed", "error": f"{type(error).__name__}: {message}",
+            "traceback": traceback.format_exc(limit=3), "seconds": seconds}

@@ -31,7 +31,6 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from monai_fodgan.errors import subject_failure
 from monai_fodgan.io import file_digest, load_fod, save_json, save_nifti
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
@@ -148,9 +148,7 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
         save_json(record, sidecar)
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
-        message = str(e) if item.subject in str(e) else f"subject {item.subject}: {e}"
-        return {"subject": item.subject, "status": "failed", "error": f"{type(e).__name__}: {message}",
-                "traceback": traceback.format_exc(limit=3), "seconds": round(time.perf_counter() - start, 2)}
+        return subject_failure(item.subject, e, round(time.perf_counter() - start, 2))
 
 
 def split_subjects(subjects: Sequence[str], n_val: float, seed: int) -> tuple[list[str], list[str]]:

@@ -46,7 +46,6 @@ import hashlib
 import json
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ import nibabel as nib
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from monai_fodgan.errors import subject_failure
 from monai_fodgan.io import atomic_output, file_digest, save_json, save_nifti
 from monai_fodgan.prepare.cohort import split_subjects
 from monai_fodgan.taskgen.connectivity import (
@@ -293,9 +293,7 @@ def _process_subject(item: RestInput, group: GroupInputs, group_digest: str, cfg
         save_json(record, sidecar)
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
-        message = str(e) if item.subject in str(e) else f"subject {item.subject}: {e}"
-        return {"subject": item.subject, "status": "failed", "error": f"{type(e).__name__}: {message}",
-                "traceback": traceback.format_exc(limit=3), "seconds": round(time.perf_counter() - start, 3)}
+        return subject_failure(item.subject, e, round(time.perf_counter() - start, 3))
 
 
 def prepare_taskgen_cohort(items: Sequence[RestInput], group: GroupInputs, cfg: TaskPrepareConfig,
