@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from monai.transforms import Compose, Randomizable
+from monai.transforms import Randomizable
 
 from monai_fodgan.data.stream import augmentation_seed
 from monai_fodgan.transforms.dictionary import RandSHRotated
