@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the demo model shipped in bundle/models/ (demo_checkpoint.pt, model.pt, demo_sh_stats.json):
+# Reproduce the demo model shipped in bundle/models/ (demo_checkpoint.pt, demo_model.pt, demo_sh_stats.json):
 #   bash scripts/train_demo_model.sh [WORK_DIR] [ITERATIONS] [SUBJECTS]
 # A 64-subject phantom population (seed 100, 32 x 32 x 16), prepared with MRtrix3 (DIPY without it), then the
 # bundle's demo preset trained from scratch into WORK_DIR/training. On 2 CPU cores one iteration takes about 1.3 s;
@@ -20,7 +20,7 @@ $PY -m monai.bundle run training --config_file "['bundle/configs/train.json','bu
 LAST=$(ls "$WORK"/training/checkpoints/checkpoint_*.pt | sort | tail -n 1)
 if [ "${INSTALL:-0}" = "1" ]; then
     cp "$LAST" bundle/models/demo_checkpoint.pt
-    cp "$WORK/training/model.pt" bundle/models/model.pt
+    cp "$WORK/training/model.pt" bundle/models/demo_model.pt
     cp "$WORK/dataset/sh_stats.json" bundle/models/demo_sh_stats.json
     echo "demo model installed in bundle/models/ (from $LAST)"
 else

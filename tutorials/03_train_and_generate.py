@@ -86,13 +86,13 @@ print("a synthetic subject:", tuple(fod.shape), "on the training grid")
 
 # %% [markdown]
 # ## The demo model shipped with the bundle
-# `model_file=bundle/models/model.pt` is the model shipped with the bundle: the demo preset trained for thousands
+# `model_file=bundle/models/demo_model.pt` is the model shipped with the bundle: the demo preset trained for thousands
 # of iterations on the phantom population (`scripts/train_demo_model.sh`). Its samples look like brains; the
 # six-iteration model above does not yet. (Without `model_file`, the config's `checkpoint_file` is used: the model
 # that training wrote to `work_dir`, with `demo.json` the main job's `demo_output/training/model.pt`.)
 
 # %%
-shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=bundle / "models" / "model.pt")
+shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=bundle / "models" / "demo_model.pt")
 samples = shipped.normalization.denormalize(sample_images(shipped.generator, 3, seed=1), channel_dim=1)
 real = load_fod(dataset / json.loads((dataset / "datalist.json").read_text())["training"][0]["image"])
 plot_fod_slices([real, fod, *samples], ["real (phantom)", "after 6 iterations", "shipped model 1", "shipped model 2",

@@ -63,7 +63,7 @@ for k in range(1, 8):
 
 # %%
 model = load_bundle(source_bundle(), config_file=[source_bundle() / "configs" / f for f in ("inference.json", "demo.json")],
-                    model_file=source_bundle() / "models" / "model.pt")  # the shipped demo model
+                    model_file=source_bundle() / "models" / "demo_model.pt")  # the shipped demo model
 samples = model.normalization.denormalize(sample_images(model.generator, 4, seed=3), channel_dim=1)
 for k, fod in enumerate(samples, start=1):
     on_grid, affine = resample_fod_to_box(fod, model.affine, mni_box(), shape)

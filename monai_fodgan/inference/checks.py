@@ -1,7 +1,7 @@
 """Does a weights file fit the networks a config is about to build? Answered from shapes alone, before building.
 
 Why: ``inference.json`` builds the paper's 1.2-billion-parameter generator by default, which takes minutes on a
-CPU; with weights of another preset (the shipped demo model, ``bundle/models/model.pt``) the load then fails with a
+CPU; with weights of another preset (the shipped demo model, ``bundle/models/demo_model.pt``) the load then fails with a
 wall of size-mismatch lines. Here the file's tensor shapes are compared with those of the same networks built on
 PyTorch's ``meta`` device (no memory, no time), and a mismatch becomes one sentence that names the config to add.
 """
@@ -69,7 +69,7 @@ def check_weights(checkpoint_file: str | Path, network_args: Mapping[str, Mappin
 
     Example::
 
-        check_weights("bundle/models/model.pt", alpha_wgan_arguments("demo", (32, 32, 16)), "demo", (32, 32, 16))
+        check_weights("bundle/models/demo_model.pt", alpha_wgan_arguments("demo", (32, 32, 16)), "demo", (32, 32, 16))
     """
     try:
         _check(Path(checkpoint_file), network_args, preset, spatial_shape)
@@ -83,7 +83,7 @@ def _check(path: Path, network_args: Mapping[str, Mapping[str, Any]], preset: st
     if not path.is_file():
         raise WeightsMismatchError(
             f"no weights at {path}: train first (python -m monai.bundle run training ...), or pass --checkpoint_file "
-            "(the shipped demo model is bundle/models/model.pt, used with configs/demo.json).")
+            "(the shipped demo model is bundle/models/demo_model.pt, used with configs/demo.json).")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if "model" not in state:
         raise WeightsMismatchError(f"{path}: no generator weights (key 'model'); keys: {sorted(state)}.")

@@ -85,14 +85,14 @@ def load_bundle(bundle_root: str | Path, config_file: str | Path | None = None, 
         bundle_root: the bundle folder (with ``configs/inference.json``).
         config_file: configs to parse (default ``configs/inference.json``; a list merges overrides).
         model_file: weights (default: the config's ``checkpoint_file``: the model training wrote to ``work_dir``;
-            the shipped demo model is ``<bundle>/models/model.pt``).
+            the shipped demo model is ``<bundle>/models/demo_model.pt``).
         device: where the networks go.
         overrides: config ids to override (e.g. ``preset="small"``, ``spatial_shape=[32, 32, 16]``).
 
     Example::
 
         >>> model = load_bundle("bundle", config_file=["bundle/configs/inference.json", "bundle/configs/demo.json"],
-        ...                     model_file="bundle/models/model.pt")
+        ...                     model_file="bundle/models/demo_model.pt")
         >>> fod = model.normalization.denormalize(model.generator(torch.randn(1, 64)), channel_dim=1)
     """
     from monai.bundle import ConfigParser

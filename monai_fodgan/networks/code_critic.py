@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from monai_fodgan.networks.strict_loading import StrictLoadMixin
+
 __all__ = ["CodeCritic"]
 
 
-class CodeCritic(nn.Module):
+class CodeCritic(StrictLoadMixin, nn.Module):
     """Latent code (B, latent) -> critic value (B, 1): Linear + BatchNorm1d + LeakyReLU per hidden layer,
     then a linear output.
 

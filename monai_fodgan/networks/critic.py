@@ -10,11 +10,12 @@ from torch import nn
 
 from monai_fodgan.networks.exact_forms import full_grid_conv3d
 from monai_fodgan.networks.layout import stage_factors, start_shape
+from monai_fodgan.networks.strict_loading import StrictLoadMixin
 
 __all__ = ["FODCritic", "FODEncoder"]
 
 
-class FODCritic(nn.Module):
+class FODCritic(StrictLoadMixin, nn.Module):
     """SH image (B, C, X, Y, Z) -> (B, out_features): the Wasserstein critic, or the encoder's code.
 
     Each stage is a convolution with padding 1 that halves the axes whose stride is 2 (kernel 4) and keeps

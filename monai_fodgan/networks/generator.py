@@ -11,15 +11,16 @@ from torch.utils.checkpoint import checkpoint
 
 from monai_fodgan.networks.exact_forms import code_to_grid, upsample_conv3d
 from monai_fodgan.networks.layout import stage_factors, start_shape
+from monai_fodgan.networks.strict_loading import StrictLoadMixin
 
-__all__ = ["FODGenerator", "IMPLEMENTATIONS"]
+__all__ = ["IMPLEMENTATIONS", "FODGenerator"]
 
 #: how the layers are computed: the exact cheaper forms (:mod:`monai_fodgan.networks.exact_forms`) or layer by
 #: layer as the published code does; both give the same function of the same parameters.
 IMPLEMENTATIONS = ("fused", "plain")
 
 
-class FODGenerator(nn.Module):
+class FODGenerator(StrictLoadMixin, nn.Module):
     """Latent vector to a normalised SH image (paper Table 1).
 
     A transposed convolution turns the code into a ``start_shape`` grid with ``channels[0]`` features
@@ -67,6 +68,7 @@ class FODGenerator(nn.Module):
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}.")
         self.latent_size = int(latent_size)
+        self.out_channels = int(out_channels)
         self.spatial_shape = tuple(int(s) for s in spatial_shape)
         self.implementation = implementation
         self.checkpoint_stages = bool(checkpoint_stages)

@@ -105,7 +105,7 @@ def test_load_bundle_from_another_program(trained_tiny: tuple[Path, Path]) -> No
 
 
 def test_shipped_demo_model_loads_and_generates() -> None:
-    model = load_bundle(BUNDLE, config_file=[CONFIGS / "inference.json", CONFIGS / "demo.json"], model_file=BUNDLE / "models" / "model.pt")
+    model = load_bundle(BUNDLE, config_file=[CONFIGS / "inference.json", CONFIGS / "demo.json"], model_file=BUNDLE / "models" / "demo_model.pt")
     fod = model.normalization.denormalize(sample_images(model.generator, 2, seed=0), channel_dim=1)
     assert fod.shape == (2, 28, 32, 32, 16) and torch.isfinite(fod).all()
     assert model.iteration >= 1000

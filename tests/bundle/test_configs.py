@@ -15,7 +15,7 @@ from monai_fodgan.networks import alpha_wgan_arguments
 from tests.bundle.conftest import BUNDLE, CONFIGS, bundle_command, run_bundle
 from tests.conftest import REPO_ROOT
 
-SHIPPED = BUNDLE / "models" / "model.pt"
+SHIPPED = BUNDLE / "models" / "demo_model.pt"
 
 
 def _parsed(files: list[str], *ids: str) -> dict[str, str]:

@@ -136,7 +136,7 @@ def test_shipped_demo_model_samples_unchanged() -> None:
     """The demo model's checkpoint loads into both forms and gives the same samples (float32 rounding)."""
     from monai_fodgan.inference import load_weights
 
-    model_file = REPO / "bundle" / "models" / "model.pt"
+    model_file = REPO / "bundle" / "models" / "demo_model.pt"
     gens = {}
     for implementation in ("fused", "plain"):
         nets = build_alpha_wgan("demo", (32, 32, 16), implementation=implementation)
