@@ -21,6 +21,7 @@ CLIS = {
     "monai_fodgan.demo": ["--subjects", "two"],
     "monai_fodgan.data.training_arrays": ["--dtype", "int8"],
     "monai_fodgan.data.phantom": ["--n", "3"],  # --out missing
+    "monai_fodgan.bundle_copy": ["--bundle", "nope"],  # DEST missing, unknown bundle
 }
 #: generous: --help takes about 0.1 s on an idle machine; importing torch alone 1.4 s, MONAI 5.6 s
 LIMIT_S = 5.0
