@@ -46,7 +46,8 @@ def test_help_is_fast_and_shows_defaults(module: str, tmp_path: Path) -> None:
 
 PARSERS = {"monai_fodgan.prepare": "monai_fodgan.prepare.__main__:build_parser", "monai_fodgan.evaluate": "monai_fodgan.evaluate:_parser",
            "monai_fodgan.demo": "monai_fodgan.demo:build_parser", "monai_fodgan.data.phantom": "monai_fodgan.data.phantom.__main__:build_parser",
-           "monai_fodgan.data.training_arrays": "monai_fodgan.data.training_arrays:build_parser"}
+           "monai_fodgan.data.training_arrays": "monai_fodgan.data.training_arrays:build_parser",
+           "monai_fodgan.bundle_copy": "monai_fodgan.bundle_copy:build_parser"}
 
 
 @pytest.mark.parametrize("module", sorted(CLIS))
