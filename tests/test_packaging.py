@@ -3,6 +3,7 @@ with the package's command and run with MONAI's own CLI from there."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
@@ -94,3 +95,27 @@ def test_installed_wheel_copies_its_bundle_and_runs_inference(wheel: Path, tmp_p
         expected = net(latent_codes(1, 64, seed=0))[0].numpy()
     written = np.moveaxis(np.asarray(nib.load(work / "synthetic" / "sub-synth0001.nii.gz").dataobj), -1, 0)
     assert np.linalg.norm(written - expected) / np.linalg.norm(expected) < 1e-5
+
+
+def test_constraints_pin_every_requirement_within_its_bounds() -> None:
+    """constraints.txt (what CI installs) pins each requirement of setup.cfg to a version its bounds allow."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO_ROOT / "setup.cfg")
+    requirements = [line.strip() for key in (("options", "install_requires"), ("options.extras_require", "test"))
+                    for line in cfg.get(*key).splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(requirements) > 20
+    pins = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = Version(version)
+    for text in requirements:
+        requirement = Requirement(text)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned, prereleases=True), f"{requirement.name}=={pinned} outside {requirement}"
+    assert pins[canonicalize_name("torch")] == Version("2.13.0")
