@@ -43,6 +43,7 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     clone = tmp_path_factory.mktemp("clone")
     (clone / "bundle").mkdir()
     shutil.copytree(REPO_ROOT / "bundle" / "configs", clone / "bundle" / "configs")
+    shutil.copytree(REPO_ROOT / "bundle" / "docs", clone / "bundle" / "docs")  # the metadata schema
     (clone / "bundle" / "models").symlink_to(REPO_ROOT / "bundle" / "models")
     (clone / "scripts").symlink_to(REPO_ROOT / "scripts")
     (clone / ".venv").symlink_to(Path(sys.prefix))
@@ -146,6 +147,14 @@ COMMANDS: dict[str, tuple[list[tuple[str, str]] | None, str]] = {
     "python -m monai.bundle run inference --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --mode reconstruct": ([], ""),
     "python -m monai.bundle run inference --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --mode interpolate": ([], ""),
     "bash scripts/train_demo_model.sh demo_model_work 3300": ([("3300", "2 4")], ""),  # 2 iterations on 4 subjects
+    "python -m monai.bundle verify_metadata --meta_file bundle/configs/metadata.json --filepath bundle/docs/meta_schema.json": ([], ""),
+    "python -m monai.bundle verify_net_in_out export_network_def --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --meta_file bundle/configs/metadata.json --_meta_#network_data_format#inputs#image#num_channels 64":
+        ([], ""),
+    "python -m monai.bundle ckpt_export export_network_def --bundle_root bundle --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --ckpt_file bundle/models/demo_model.pt --filepath fodgan_demo.ts":
+        ([], ""),
+    "python -m monai.bundle onnx_export export_network_def --bundle_root bundle --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --meta_file bundle/configs/metadata.json --_meta_#network_data_format#inputs#image#num_channels 64 --ckpt_file bundle/models/demo_model.pt --filepath fodgan_demo.onnx":
+        ([], ""),
+    "python -m monai_fodgan.bundle_copy my_bundle": ([], ""),
 }
 
 
@@ -226,6 +235,24 @@ def _check_outcome(command: str, clone: Path, output: str, before: np.ndarray | 
     elif "--mode" in command:
         listing = json.loads((clone / "demo_output" / "synthetic" / "synthetic.json").read_text())["synthetic"]
         assert listing and all((clone / "demo_output" / "synthetic" / e["image"]).is_file() for e in listing)
+    elif "verify_" in command:
+        assert "verified with no error" in output
+    elif "ckpt_export" in command or "onnx_export" in command:  # the exported demo generator runs on a code
+        import torch
+
+        path = clone / command.split("--filepath ")[1].split()[0]
+        z = torch.zeros(1, 64)
+        if path.suffix == ".ts":
+            out = torch.jit.load(str(path))(z)
+        else:
+            import onnxruntime
+
+            session = onnxruntime.InferenceSession(str(path))
+            out = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: z.numpy()})[0])
+        assert out.shape == (1, 28, 32, 32, 16) and torch.isfinite(out).all()
+    elif "bundle_copy" in command:
+        copy = clone / command.split()[-1]
+        assert (copy / "configs" / "inference.json").is_file() and (copy / "models" / "demo_model.pt").is_file()
     elif "evaluate" in command:
         metrics = json.loads((clone / "demo_output" / "evaluation" / "metrics.json").read_text())
         assert metrics["verdict"]["checks"] and metrics["config"]["truth"]
