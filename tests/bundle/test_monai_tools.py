@@ -95,7 +95,8 @@ def test_verify_net_in_out_of_both_networks(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def inference_and_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``run inference`` of the shipped demo model (3 subjects) and its TorchScript and ONNX exports, all through
+    """``run inference`` of the shipped demo model (3 subjects) and its TorchScript (scripted and traced) and ONNX
+    exports, all through
     ``python -m monai.bundle`` from an unrelated working directory."""
     work = tmp_path_factory.mktemp("exports")
     run = run_bundle(bundle_command("inference", [CONFIGS / "inference.json", CONFIGS / "demo.json"], "--checkpoint_file",
@@ -103,6 +104,7 @@ def inference_and_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert run.returncode == 0, run.stderr[-3000:]
     common = ["export_network_def", "--bundle_root", str(BUNDLE), "--config_file", DEMO_CONFIGS, "--ckpt_file", str(DEMO)]
     _monai("ckpt_export", *common, "--filepath", str(work / "fodgan.ts"), cwd=work)
+    _monai("ckpt_export", *common, "--use_trace", "True", *DEMO_INPUT, "--filepath", str(work / "fodgan_traced.ts"), cwd=work)
     _monai("onnx_export", *common, "--meta_file", str(CONFIGS / "metadata.json"), *DEMO_INPUT,
            "--filepath", str(work / "fodgan.onnx"), cwd=work)
     return work
@@ -119,15 +121,16 @@ def test_torchscript_and_onnx_exports_equal_run_inference(inference_and_exports:
     work = inference_and_exports
     codes = latent_codes(3, 64, seed=5)  # the codes run inference drew for --seed 5
     scripted = torch.jit.load(str(work / "fodgan.ts"))
+    traced = torch.jit.load(str(work / "fodgan_traced.ts"))
     session = onnxruntime.InferenceSession(str(work / "fodgan.onnx"))
     feed = session.get_inputs()[0].name
     for k in range(3):
         truth = _written(work, k)
         assert truth.shape == (28, 32, 32, 16) and np.abs(truth).max() > 0.1  # real FODs in the data's units
         with torch.no_grad():
-            ts = scripted(codes[k:k + 1])[0].numpy()
+            ts, tr = (net(codes[k:k + 1])[0].numpy() for net in (scripted, traced))
         onnx = session.run(None, {feed: codes[k:k + 1].numpy()})[0][0]
-        for name, out in (("TorchScript", ts), ("ONNX", onnx)):
+        for name, out in (("TorchScript", ts), ("traced TorchScript", tr), ("ONNX", onnx)):
             relative = np.linalg.norm(out - truth) / np.linalg.norm(truth)
             assert relative < 1e-5, f"{name} subject {k}: relative L2 {relative:.2e} from run inference"
 
