@@ -13,6 +13,7 @@ if TYPE_CHECKING:
         BN_MODES,
         bn_mode,
         encode,
+        generate,
         interpolate_codes,
         latent_codes,
         reconstruct,
@@ -23,13 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WeightsMismatchError", "check_weights",
-    "TrainedModel", "load_bundle", "load_weights", "bn_mode", "encode", "interpolate_codes", "latent_codes",
+    "TrainedModel", "load_bundle", "load_weights", "bn_mode", "encode", "generate", "interpolate_codes", "latent_codes",
     "reconstruct", "sample_images", "standing_statistics", "BN_MODES", "MODES", "SynthesisDataset", "SynthesisEvaluator", "SyntheticWriter",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "monai_fodgan.inference.checks": ["WeightsMismatchError", "check_weights"],
     "monai_fodgan.inference.loading": ["TrainedModel", "load_bundle", "load_weights"],
-    "monai_fodgan.inference.sampling": ["BN_MODES", "bn_mode", "encode", "interpolate_codes", "latent_codes", "reconstruct", "sample_images", "standing_statistics"],
+    "monai_fodgan.inference.sampling": ["BN_MODES", "bn_mode", "encode", "generate", "interpolate_codes", "latent_codes", "reconstruct", "sample_images", "standing_statistics"],
     "monai_fodgan.inference.synthesis": ["MODES", "SynthesisDataset", "SynthesisEvaluator", "SyntheticWriter"],
 })
