@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from fastapi import HTTPException
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.settings import AppSettings
@@ -107,14 +108,30 @@ class FODSynthesis(InferTask):
         return latent_codes(n, latent_size, seed), f"seed-{seed}"
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Generate and write the requested subjects; returns (a copy of the first image for the response, details)."""
-        from monai_fodgan.inference import generate
+        """Generate and write the requested subjects; returns (a copy of the first image for the response, details).
+
+        Raises:
+            HTTPException: 422 for bad parameters, 500 for missing or unusable weights; the detail says which.
+        """
+        try:
+            return self._synthesise(request)
+        except ValueError as e:  # the client's parameters: answer with the reason, not a bare 500
+            raise HTTPException(status_code=422, detail=str(e)) from e
+        except FileNotFoundError as e:
+            raise HTTPException(status_code=500, detail=f"{e} (conf model_file)") from e
+
+    def _synthesise(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        from monai_fodgan.inference import BN_MODES, generate
         from monai_fodgan.io import atomic_output, save_fod
 
-        model = self.model()
         params = {**self.config(), **request}
-        z, folder = self.codes(params, model.generator.latent_size)
         bn = str(params.get("bn", "standing"))
+        if bn not in BN_MODES:
+            raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}.")
+        if not self.settings.model_file.is_file():
+            raise FileNotFoundError(f"{self.settings.model_file}: no such weights file")
+        model = self.model()
+        z, folder = self.codes(params, model.generator.latent_size)
         with self._lock:  # standing statistics change the generator's buffers while sampling
             images = model.normalization.denormalize(generate(model.generator, z, bn=bn), channel_dim=1)
         out_dir = self.settings.work_dir / "synthetic" / folder

@@ -222,6 +222,15 @@ def test_a_given_latent_code_gives_the_subject_of_that_code(server: Server) -> N
     assert not torch.equal(load_fod(seeded["files"][0]).as_tensor(), load_fod(seeded["files"][1]).as_tensor())
 
 
+@pytest.mark.parametrize(("params", "named"), [({"latent": [0.5, 1.0]}, "latent"), ({"num_samples": 0}, "num_samples"),
+                                               ({"seed": "one"}, "seed"), ({"bn": "frozen"}, "bn")],
+                         ids=["short latent", "no samples", "seed not a number", "unknown bn"])
+def test_bad_parameters_are_refused_with_the_reason(server: Server, params: dict, named: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _infer_json(server, params)
+    assert refused.value.code == 422 and named in json.load(refused.value)["detail"]
+
+
 def test_training_continues_all_four_networks_and_validates(server: Server, tmp_path: Path) -> None:
     from monai_fodgan.engines.checkpoint import load_checkpoint
 
