@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         BN_MODES,
         bn_mode,
         encode,
+        generate,
         interpolate_codes,
         latent_codes,
         reconstruct,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WeightsMismatchError", "check_weights", "FODSynthesizer",
-    "TrainedModel", "load_bundle", "load_weights", "bn_mode", "encode", "interpolate_codes", "latent_codes",
+    "TrainedModel", "load_bundle", "load_weights", "bn_mode", "encode", "generate", "interpolate_codes", "latent_codes",
     "reconstruct", "sample_images", "standing_statistics", "BN_MODES", "MODES", "SynthesisDataset", "SynthesisEvaluator", "SyntheticWriter",
 ]
 
@@ -32,6 +33,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "monai_fodgan.inference.checks": ["WeightsMismatchError", "check_weights"],
     "monai_fodgan.inference.export": ["FODSynthesizer"],
     "monai_fodgan.inference.loading": ["TrainedModel", "load_bundle", "load_weights"],
-    "monai_fodgan.inference.sampling": ["BN_MODES", "bn_mode", "encode", "interpolate_codes", "latent_codes", "reconstruct", "sample_images", "standing_statistics"],
+    "monai_fodgan.inference.sampling": ["BN_MODES", "bn_mode", "encode", "generate", "interpolate_codes", "latent_codes", "reconstruct", "sample_images", "standing_statistics"],
     "monai_fodgan.inference.synthesis": ["MODES", "SynthesisDataset", "SynthesisEvaluator", "SyntheticWriter"],
 })

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["latent_codes", "sample_images", "encode", "reconstruct", "interpolate_codes", "bn_mode", "standing_statistics",
+__all__ = ["latent_codes", "generate", "sample_images", "encode", "reconstruct", "interpolate_codes", "bn_mode", "standing_statistics",
            "BN_MODES"]
 
 #: how the generator's BatchNorm layers normalise when sampling (see :func:`sample_images`)
@@ -105,11 +105,27 @@ def sample_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int =
             training) or ``"batch"`` (training mode: each batch normalised by itself, as the published code
             sampled; a sample then depends on the others in its batch).
     """
+    return generate(generator, latent_codes(n, generator.latent_size, seed, start), batch_size, bn, device)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, codes: torch.Tensor, batch_size: int = 4, bn: str = "standing",
+             device: str | torch.device | None = None) -> torch.Tensor:
+    """(N, C, X, Y, Z) normalised images G(z) of given codes (N, latent), in batches; ``bn`` as in
+    :func:`sample_images` (which is this function on :func:`latent_codes`).
+
+    Raises:
+        ValueError: codes that are not (N, latent) with the generator's latent size, or not finite.
+    """
+    codes = torch.as_tensor(codes, dtype=torch.float32)
+    if codes.ndim != 2 or codes.shape[1] != generator.latent_size or codes.shape[0] < 1:
+        raise ValueError(f"codes must have shape (N, {generator.latent_size}) for this generator, got {tuple(codes.shape)}.")
+    if not torch.isfinite(codes).all():
+        raise ValueError("codes must be finite (found NaN or infinite values).")
     device = device if device is not None else next(generator.parameters()).device
-    z = latent_codes(n, generator.latent_size, seed, start)
     out = []
     with _bn_context(generator, bn):
-        for chunk in z.split(batch_size):
+        for chunk in codes.split(batch_size):
             out.append(generator(chunk.to(device)).float().cpu())
     return torch.cat(out)
 

@@ -86,7 +86,8 @@ class SynthesisDataset(Dataset):
 
 class SynthesisEvaluator(Evaluator):
     """Runs the generator on each batch of a :class:`SynthesisDataset`; ``state.output`` holds ``pred``
-    (normalised images, (B, C, X, Y, Z)) and ``name``.
+    (normalised images, (B, C, X, Y, Z)), ``name`` and, when reconstructing, the normalised real ``image``
+    (so a metric such as ``MeanAbsoluteError`` on ``from_engine(["pred", "image"])`` validates G(E(x))).
 
     Args:
         device: where the networks run.
@@ -142,7 +143,10 @@ class SynthesisEvaluator(Evaluator):
         else:
             z = self._encode(batchdata["image"])
         pred = self.inferer(z, self.network)
-        return {"pred": pred.float(), "name": list(batchdata["name"])}
+        out = {"pred": pred.float(), "name": list(batchdata["name"])}
+        if "image" in batchdata:  # reconstruction: the real image beside G(E(x)), for a validation metric
+            out["image"] = batchdata["image"].to(engine.state.device).float()
+        return out
 
 
 class SyntheticWriter:

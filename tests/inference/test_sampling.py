@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_fodgan.inference import interpolate_codes, latent_codes, sample_images, standing_statistics
+from monai_fodgan.inference import (
+    generate,
+    interpolate_codes,
+    latent_codes,
+    sample_images,
+    standing_statistics,
+)
 from monai_fodgan.networks import FODGenerator
 
 
@@ -63,3 +69,17 @@ def test_interpolation_ends_at_both_codes() -> None:
     torch.testing.assert_close(z[0], a)
     torch.testing.assert_close(z[-1], b)
     torch.testing.assert_close(z[2], (a + b) / 2)
+
+
+@pytest.mark.parametrize("bn", ["standing", "running", "batch"])
+def test_generate_from_given_codes_is_sampling_from_those_codes(bn: str) -> None:
+    g = _generator()
+    torch.testing.assert_close(generate(g, latent_codes(3, 16, seed=2), batch_size=2, bn=bn),
+                               sample_images(g, 3, seed=2, batch_size=2, bn=bn))
+
+
+@pytest.mark.parametrize("codes", [torch.zeros(2, 15), torch.zeros(16), torch.full((1, 16), float("nan"))],
+                         ids=["wrong latent size", "not (N, latent)", "not finite"])
+def test_generate_refuses_codes_that_do_not_fit(codes: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="codes must"):
+        generate(_generator(), codes)
