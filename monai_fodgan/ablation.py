@@ -99,8 +99,8 @@ def run_recipe(name: str, seed: int, args: argparse.Namespace, configs: Path) ->
     _bundle("inference", [configs / "inference.json", override_file],
             {"checkpoint_file": model, "num_samples": args.samples, "seed": seed}, work / "inference.log")
     cmd = [sys.executable, "-m", "monai_fodgan.evaluate", "--synthetic", str(work / "synthetic"),
-           "--reference", str(args.dataset / "datalist.json"), "--training", str(args.dataset / "datalist.json"),
-           "--out", str(work / "evaluation"), "--streamlines", str(args.eval_streamlines),
+           "--reference", str(args.dataset / "datalist.json"),
+           *([] if args.no_memorisation else ["--training", str(args.dataset / "datalist.json")]), "--out", str(work / "evaluation"), "--streamlines", str(args.eval_streamlines),
            "--tract-streamlines", str(args.eval_tract_streamlines), "--jobs", str(args.jobs), "--seed", str(seed),
            "--no-progress", *args.evaluate_args]
     if args.truth is not None:
@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--evaluate-args", nargs=argparse.REMAINDER, default=[],
                         help="further options passed to python -m monai_fodgan.evaluate (last on the line)")
     parser.add_argument("--jobs", type=int, default=2, help="subjects evaluated in parallel")
+    parser.add_argument("--no-memorisation", action="store_true",
+                        help="leave out the memorisation check (the training subjects are then not analysed: faster)")
     parser.add_argument("--docs", type=Path, default=None, help="also write the Markdown table here (e.g. bundle/docs/ablation.md)")
     return parser
 

@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT
 def _ablation(dataset: Path, out: Path, docs: Path) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "monai_fodgan.ablation", "--dataset", str(dataset), "--out", str(out),
            "--recipes", "paper", "paper+mask", "--iterations", "2", "--preset", "tiny", "--batch-size", "2",
-           "--samples", "2", "--eval-streamlines", "300", "--eval-tract-streamlines", "20", "--jobs", "1",
+           "--samples", "2", "--no-memorisation", "--eval-streamlines", "300", "--eval-tract-streamlines", "20", "--jobs", "1",
            "--docs", str(docs), "--evaluate-args", "--tracts", "CC", "--algorithms", "deterministic", "--atlas", "mni",
            "--mantel-permutations", "9", "--mmd-permutations", "9"]
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": str(REPO_ROOT)}
