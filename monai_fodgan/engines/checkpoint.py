@@ -154,10 +154,11 @@ class AlphaWGANCheckpoint:
         out["trainer"] = {"iteration": engine.state.iteration, "epoch": engine.state.epoch,
                           "epoch_length": engine.state.epoch_length}
         out["rng"] = rng_state()
-        out["normalization"] = None if self.normalization is None else {
-            "lmax": self.normalization.lmax, "scales": list(self.normalization.scales),
-            "quantile": self.normalization.quantile, "n_images": self.normalization.n_images}
+        out["normalization"] = None if self.normalization is None else self.normalization.to_dict()
         out["grid"] = self.grid
+        generator = _module(engine.generator)
+        # the recipe's background rule: inference multiplies by the same mask (absent = no mask)
+        out["brain_mask"] = generator.output_mask[0, 0].bool().cpu() if getattr(generator, "has_output_mask", False) else None
         out["config_hash"] = config_digest(engine)
         out["hyperparameters"] = engine.hyperparameters()
         return out
@@ -166,7 +167,7 @@ class AlphaWGANCheckpoint:
     def model_file_state(state: dict[str, Any]) -> dict[str, Any]:
         """What ``models/model.pt`` keeps of a checkpoint: generator (``model``) and encoder weights and the
         metadata inference needs; no critics, optimisers or RNG (the paper's would add 26 GB)."""
-        keep = ("model", "encoder", "normalization", "grid", "config_hash", "hyperparameters", "trainer")
+        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "config_hash", "hyperparameters", "trainer")
         return {k: state[k] for k in keep if k in state}
 
     def _write(self, state: dict[str, Any], path: Path) -> None:

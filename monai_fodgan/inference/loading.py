@@ -65,12 +65,17 @@ def load_weights(path: str | Path, generator: nn.Module, encoder: nn.Module | No
         except RuntimeError as e:
             raise ValueError(f"{path}: the {name} weights do not fit this architecture: {e}") from None
         net.eval()
+    mask = ckpt.get("brain_mask")
+    if hasattr(generator, "set_output_mask"):  # the background rule the model was trained with (None: no mask)
+        try:
+            generator.set_output_mask(mask)
+        except ValueError as e:
+            raise ValueError(f"{path}: brain_mask does not fit the generator: {e}") from None
     norm = ckpt.get("normalization")
     grid = ckpt.get("grid")
     return TrainedModel(
         generator=generator, encoder=encoder,
-        normalization=SHNormalization(lmax=norm["lmax"], scales=tuple(norm["scales"]), quantile=norm["quantile"],
-                                      n_images=norm["n_images"]) if norm else None,
+        normalization=SHNormalization.from_dict(norm) if norm else None,
         affine=grid["affine"] if grid else None,
         spatial_shape=tuple(grid["spatial_shape"]) if grid else None,
         iteration=int(ckpt.get("trainer", {}).get("iteration", 0)),

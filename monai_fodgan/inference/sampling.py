@@ -142,11 +142,12 @@ def encode(encoder: nn.Module, images: torch.Tensor, batch_size: int = 4) -> tor
 def reconstruct(generator: nn.Module, encoder: nn.Module, images: torch.Tensor, batch_size: int = 4,
                 bn: str = "standing") -> torch.Tensor:
     """G(E(x)) of normalised images (N, C, X, Y, Z); the encoder in eval mode, the generator as ``bn`` says
-    (see :func:`sample_images`; ``"standing"`` statistics here come from the images' own codes, as in training,
-    where G(E(x)) batches are normalised by themselves)."""
+    (see :func:`sample_images`). ``"standing"`` statistics are those of prior samples, as for sampling, the bundle's
+    ``reconstruct``/``interpolate`` modes and the exports: one fixed generator for every path, so a
+    reconstruction does not depend on which other images are reconstructed with it."""
     z = encode(encoder, images, batch_size)
     device = next(generator.parameters()).device
-    with _bn_context(generator, bn, codes=z):
+    with _bn_context(generator, bn):
         return torch.cat([generator(c.to(device)).float().cpu() for c in z.split(batch_size)])
 
 

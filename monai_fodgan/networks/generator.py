@@ -90,6 +90,27 @@ class FODGenerator(StrictLoadMixin, nn.Module):
         # one flat Sequential, as before: state_dict names (body.1.weight, body.2.running_mean, ...) stay those
         # of every checkpoint written so far
         self.body = nn.Sequential(*stages)
+        # the recipe's background rule (monai_fodgan.data.recipe, "population_mask"): 1 inside the training
+        # population's brain, 0 outside, so synthetic subjects have the exact zero background of prepared images;
+        # all ones = no mask. Not in the state_dict: model.pt stores it as "brain_mask" (set_output_mask).
+        self.register_buffer("output_mask", torch.ones((1, 1) + self.spatial_shape), persistent=False)
+
+    def set_output_mask(self, mask: torch.Tensor | None) -> FODGenerator:
+        """Multiply every output by ``mask`` ((X, Y, Z) bool/0-1, the training grid), or by 1 again for None."""
+        if mask is None:
+            m = torch.ones((1, 1) + self.spatial_shape)
+        else:
+            m = torch.as_tensor(mask)
+            if tuple(m.shape) != self.spatial_shape:
+                raise ValueError(f"output mask shape {tuple(m.shape)} differs from the generator's grid {self.spatial_shape}.")
+            m = (m != 0).float().reshape((1, 1) + self.spatial_shape)
+        self.output_mask = m.to(device=self.output_mask.device)
+        return self
+
+    @property
+    def has_output_mask(self) -> bool:
+        """Whether an output mask other than all ones is set."""
+        return not bool(torch.all(self.output_mask == 1))
 
     def _stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Stage ``i``: upsample + conv, then BatchNorm + ReLU (or tanh for the last stage)."""
@@ -126,8 +147,9 @@ class FODGenerator(StrictLoadMixin, nn.Module):
         """(B, latent) or (B, latent, 1, 1, 1) codes -> (B, out_channels, X, Y, Z) images in [-1, 1]."""
         z = z.reshape(z.shape[0], self.latent_size, 1, 1, 1)
         if torch.jit.is_scripting():  # TorchScript (MONAI's ckpt_export) gets the plain layers: the same function
-            return self.body(self.head(z))
-        return self._forward(z)
+            return self.body(self.head(z)) * self.output_mask
+        out = self._forward(z)
+        return out * self.output_mask.to(out.dtype)  # 0/1: exact in every precision, and keeps the output's dtype
 
     @torch.jit.unused
     def _forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from monai_fodgan.transforms.array import NormalizeSH, RandSHRotate, ResampleToGrid, SHFlip, SHRotate, ValidateSHImage
     from monai_fodgan.transforms.dictionary import (
         CropBraind,
+        FixedSHRotated,
         L0Above,
         NormalizeSHd,
         RandSHFlipd,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LoadFOD", "LoadFODd",
-    "SHRotate", "SHRotated", "RandSHRotate", "RandSHRotated", "BatchRandSHRotate", "SHFlip", "SHFlipd", "RandSHFlipd",
+    "SHRotate", "SHRotated", "FixedSHRotated", "RandSHRotate", "RandSHRotated", "BatchRandSHRotate", "SHFlip", "SHFlipd", "RandSHFlipd",
     "ResampleToGrid", "ResampleToGridd", "NormalizeSH", "NormalizeSHd", "SHNormalization",
     "ValidateSHImage", "ValidateSHImaged", "CropBraind", "L0Above",
     "rotate_fod_image", "flip_fod_image", "resample_world", "resample_to_grid_affine",
@@ -37,7 +38,7 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "monai_fodgan.transforms.array": ["NormalizeSH", "RandSHRotate", "ResampleToGrid", "SHFlip", "SHRotate", "ValidateSHImage"],
-    "monai_fodgan.transforms.dictionary": ["CropBraind", "L0Above", "NormalizeSHd", "RandSHFlipd", "RandSHRotated", "ResampleToGridd", "SHFlipd", "SHRotated", "ValidateSHImaged"],
+    "monai_fodgan.transforms.dictionary": ["CropBraind", "FixedSHRotated", "L0Above", "NormalizeSHd", "RandSHFlipd", "RandSHRotated", "ResampleToGridd", "SHFlipd", "SHRotated", "ValidateSHImaged"],
     "monai_fodgan.transforms.batch": ["BatchRandSHRotate"],
     "monai_fodgan.transforms.io": ["LoadFOD", "LoadFODd"],
     "monai_fodgan.transforms.functional": ["flip_fod_image", "resample_to_grid_affine", "resample_world", "rotate_fod_image"],

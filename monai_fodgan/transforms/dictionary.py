@@ -17,11 +17,13 @@ from monai.transforms import CropForegroundd, InvertibleTransform, MapTransform,
 from monai.transforms.inverse import TraceKeys
 from monai.utils import ensure_tuple_rep
 
+from monai_fodgan.geometry import rotation_from_angles
 from monai_fodgan.transforms.array import NormalizeSH, RandSHRotate, ResampleToGrid, SHFlip, SHRotate, ValidateSHImage
 from monai_fodgan.transforms.normalize import SHNormalization
 
 __all__ = [
     "SHRotated",
+    "FixedSHRotated",
     "RandSHRotated",
     "SHFlipd",
     "RandSHFlipd",
@@ -74,6 +76,37 @@ class SHRotated(_PerKeyd):
         MapTransform.__init__(self, keys, allow_missing_keys)
         self.mode = ensure_tuple_rep(mode, len(self.keys))
         self.per_key = [SHRotate(rotation, angles, center, m, padding_mode) for m in self.mode]
+
+
+class FixedSHRotated(MapTransform):
+    """Rotate by angles stored in each item (``angle_key``: (ax, ay, az) radians, successive rotations about world x,
+    y, z): the paper's fixed rotated copies (:func:`monai_fodgan.data.rotated_copies`). Deterministic, so a
+    ``CacheDataset`` or a cached :class:`~monai_fodgan.data.FODStreamDataset` keeps the rotated copies in memory; an
+    item without the key, or with zero angles, passes unchanged.
+
+    Args:
+        keys: keys of the images to rotate.
+        angle_key: key of the angles.
+        mode: interpolation per key.
+        allow_missing_keys: skip absent keys.
+    """
+
+    def __init__(self, keys: KeysCollection, angle_key: str = "rotation", mode: str | Sequence[str] = "bilinear",
+                 allow_missing_keys: bool = False) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        self.angle_key = angle_key
+        self.rotators = [SHRotate(np.eye(3), None, None, m) for m in ensure_tuple_rep(mode, len(self.keys))]
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        angles = d.get(self.angle_key)
+        if angles is None or not np.any(np.asarray(angles, dtype=np.float64)):
+            return d
+        rotation = rotation_from_angles(np.asarray(angles, dtype=np.float64))
+        for key, rotator in self.key_iterator(d, self.rotators):
+            with rotator.trace_transform(False):
+                d[key] = rotator(d[key], rotation=rotation)
+        return d
 
 
 class RandSHRotated(RandomizableTransform, MapTransform, InvertibleTransform):

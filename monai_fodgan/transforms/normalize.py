@@ -1,8 +1,15 @@
 """Dataset statistics that map SH coefficients into the generator's [-1, 1] range, and back exactly.
 
-One scale per SH band l (not per coefficient): a rotation mixes the coefficients of a band but never
-changes a band's norm, so per-band scaling commutes with rotation augmentation (per-coefficient scaling
-would not). No offset is applied, so background voxels (all zero) stay exactly zero.
+Three modes (the training recipe's ``normalization_mode``):
+
+* ``"raw"``: no scaling (every scale 1): the paper's choice, raw MRtrix3 values (mostly within +-0.5) fed to tanh,
+  for which its lambda = 50,000 was tuned;
+* ``"global"``: one scale for all coefficients, a quantile of |c| over every band;
+* ``"per_band"``: one scale per SH band l, each band's quantile of |c| (l = 6 then weighs as much as l = 0).
+
+Never per coefficient: a rotation mixes the coefficients of a band but never changes a band's norm, so these
+scalings commute with rotation augmentation. No offset is applied, so background voxels (all zero) stay exactly
+zero. A quantile below 1 (e.g. 0.999) keeps a few outlier voxels from setting the scale; 1.0 is the maximum.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import torch
 from monai_fodgan.io import atomic_output
 from monai_fodgan.sh import band_slices, lmax_from_n_coeffs, n_coeffs
 
-__all__ = ["SHNormalization"]
+__all__ = ["SHNormalization", "NORMALIZATION_MODES"]
+
+#: ``raw`` (the paper: no scaling), ``global`` (one scale), ``per_band`` (one scale per SH band l).
+NORMALIZATION_MODES = ("raw", "global", "per_band")
 
 
 @dataclass(frozen=True)
@@ -27,34 +37,48 @@ class SHNormalization:
 
     Attributes:
         lmax: maximum even degree the statistics were computed for.
-        scales: one positive scale per even l (``lmax / 2 + 1`` values), in the data's units.
+        scales: one positive scale per even l (``lmax / 2 + 1`` values), in the data's units (all equal for
+            ``global``, all 1 for ``raw``).
         quantile: quantile of |coefficient| over the dataset that maps to 1 (1.0 = maximum: every training
             value lands in [-1, 1]).
         n_images: number of images the statistics came from.
+        mode: one of :data:`NORMALIZATION_MODES` (how ``scales`` were computed).
     """
 
     lmax: int
     scales: tuple[float, ...]
     quantile: float = 1.0
     n_images: int = 0
+    mode: str = "per_band"
 
     def __post_init__(self) -> None:
+        if self.mode not in NORMALIZATION_MODES:
+            raise ValueError(f"normalisation mode must be one of {NORMALIZATION_MODES}, got {self.mode!r}.")
         if len(self.scales) != self.lmax // 2 + 1:
             raise ValueError(f"lmax {self.lmax} needs {self.lmax // 2 + 1} band scales, got {len(self.scales)}.")
         if not all(np.isfinite(s) and s > 0 for s in self.scales):
             raise ValueError(f"band scales must be finite and positive, got {self.scales}.")
 
     @classmethod
-    def from_images(cls, images: Iterable[torch.Tensor | np.ndarray], quantile: float = 1.0, mask_l0: bool = True) -> SHNormalization:
+    def raw(cls, lmax: int) -> SHNormalization:
+        """The paper's choice: no scaling at all (every scale 1)."""
+        return cls(lmax=lmax, scales=(1.0,) * (lmax // 2 + 1), quantile=1.0, n_images=0, mode="raw")
+
+    @classmethod
+    def from_images(cls, images: Iterable[torch.Tensor | np.ndarray], quantile: float = 1.0, mask_l0: bool = True,
+                    mode: str = "per_band") -> SHNormalization:
         """Compute statistics from channel-first images (C, X, Y, Z) sharing one lmax.
 
         Args:
             images: the training images (any iterable; each is visited once).
-            quantile: per band, the quantile of |c| (over all voxels, images and m) that maps to 1. The
-                default 1.0 (the maximum) streams over the images; a lower quantile keeps every brain-voxel
-                value in memory, so compute it on a subset of a large cohort.
+            quantile: per band (``per_band``) or over all bands (``global``), the quantile of |c| (over all voxels,
+                images and m) that maps to 1. The default 1.0 (the maximum) streams over the images; a lower
+                quantile keeps every brain-voxel value in memory, so compute it on a subset of a large cohort.
             mask_l0: use only voxels whose l = 0 coefficient is non-zero (ignore background).
+            mode: one of :data:`NORMALIZATION_MODES`; ``raw`` reads only the first image's lmax.
         """
+        if mode not in NORMALIZATION_MODES:
+            raise ValueError(f"normalisation mode must be one of {NORMALIZATION_MODES}, got {mode!r}.")
         per_band: list[list[np.ndarray]] | None = None
         lmax = -1
         count = 0
@@ -75,12 +99,17 @@ class SHNormalization:
             count += 1
         if per_band is None:
             raise ValueError("no images to compute SH normalisation statistics from.")
+        if mode == "raw":
+            return cls(lmax=lmax, scales=(1.0,) * len(per_band), quantile=1.0, n_images=count, mode="raw")
+        groups = [np.concatenate([v for band in per_band for v in band])] if mode == "global" else \
+            [np.concatenate(band) for band in per_band]
         scales = []
-        for band in per_band:
-            values = np.concatenate(band)
+        for values in groups:
             scale = float(np.quantile(values, quantile)) if values.size else 0.0
             scales.append(scale if scale > 0 else 1.0)
-        return cls(lmax=lmax, scales=tuple(scales), quantile=quantile, n_images=count)
+        if mode == "global":
+            scales = scales * len(per_band)
+        return cls(lmax=lmax, scales=tuple(scales), quantile=quantile, n_images=count, mode=mode)
 
     def channel_scales(self, n_channels: int | None = None) -> torch.Tensor:
         """Scale per SH channel (C,), float64; ``n_channels`` may be lower than the stats' (truncated lmax)."""
@@ -112,10 +141,23 @@ class SHNormalization:
         """Exact inverse of :meth:`normalize`: back to the data's units."""
         return self._apply(img, inverse=True, channel_dim=channel_dim)
 
+    def to_dict(self) -> dict:
+        """Plain numbers (for JSON files and checkpoints loaded with ``weights_only=True``)."""
+        out = asdict(self)
+        out["scales"] = list(self.scales)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SHNormalization:
+        """Inverse of :meth:`to_dict`; files and checkpoints written before ``mode`` existed are ``per_band``."""
+        return cls(lmax=int(raw["lmax"]), scales=tuple(float(s) for s in raw["scales"]),
+                   quantile=float(raw.get("quantile", 1.0)), n_images=int(raw.get("n_images", 0)),
+                   mode=str(raw.get("mode", "per_band")))
+
     def save(self, path: str | Path) -> Path:
         """Write the statistics as a small JSON file (atomically)."""
         with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps({"type": "SHNormalization", **asdict(self)}, indent=2) + "\n")
+            tmp.write_text(json.dumps({"type": "SHNormalization", **self.to_dict()}, indent=2) + "\n")
         return Path(path)
 
     @classmethod
@@ -124,7 +166,6 @@ class SHNormalization:
         try:
             raw = json.loads(Path(path).read_text())
             raw.pop("type", None)
-            return cls(lmax=int(raw["lmax"]), scales=tuple(float(s) for s in raw["scales"]),
-                       quantile=float(raw.get("quantile", 1.0)), n_images=int(raw.get("n_images", 0)))
+            return cls.from_dict(raw)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path}: not a valid SH normalisation file ({e}).") from e

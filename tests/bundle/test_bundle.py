@@ -16,7 +16,9 @@ import pytest
 import torch
 from monai.bundle import ConfigWorkflow
 
-from monai_fodgan.inference import load_bundle, load_weights, sample_images
+from monai_fodgan.data import load_datalist
+from monai_fodgan.inference import load_bundle, load_weights, reconstruct, sample_images
+from monai_fodgan.io import load_fod
 from monai_fodgan.networks import build_alpha_wgan
 from tests.bundle.conftest import BUNDLE, CONFIGS, bundle_command, read_losses, run_bundle, tiny_config
 from tests.conftest import TINY_SHAPE
@@ -77,6 +79,27 @@ def test_inference_writes_denormalised_subjects_on_training_grid(trained_tiny: t
         np.testing.assert_allclose(np.moveaxis(img.get_fdata(), -1, 0), expected[k].numpy(), rtol=1e-5, atol=1e-6)
 
 
+
+def test_background_is_exactly_zero_outside_the_training_population_mask(trained_tiny: tuple[Path, Path],
+                                                                        tiny_fod_dataset: Path, tmp_path: Path) -> None:
+    # train.json's default background rule: G's output times the population mask, stored in model.pt
+    out, override = trained_tiny
+    saved = torch.load(out / "model.pt", weights_only=True)
+    training = load_datalist(tiny_fod_dataset / "datalist.json", "training")
+    counts = sum((nib.load(e["image"]).get_fdata()[..., 0] != 0).astype(int) for e in training)
+    expected_mask = counts >= 0.5 * len(training)
+    assert 0 < expected_mask.sum() < expected_mask.size  # the rule would fail if it kept all or nothing
+    np.testing.assert_array_equal(saved["brain_mask"].numpy(), expected_mask)
+    synth = tmp_path / "synthetic"
+    result = run_bundle(bundle_command("inference", [CONFIGS / "inference.json", override], "--checkpoint_file", str(out / "model.pt"),
+                                       "--output_dir", str(synth), "--num_samples", "2"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for k in range(2):
+        fod = nib.load(synth / f"sub-synth{k + 1:04d}.nii.gz").get_fdata()
+        assert np.all(fod[~expected_mask] == 0)
+        assert np.count_nonzero(fod[expected_mask][:, 0]) == expected_mask.sum()
+
+
 def test_reconstruction_and_interpolation_modes(trained_tiny: tuple[Path, Path], tiny_fod_dataset: Path, tmp_path: Path) -> None:
     out, override = trained_tiny
     common = ["--checkpoint_file", str(out / "model.pt")]
@@ -87,6 +110,16 @@ def test_reconstruction_and_interpolation_modes(trained_tiny: tuple[Path, Path],
     itp = run_bundle(bundle_command("run", [CONFIGS / "inference.json", override], *common, "--mode", "interpolate",
                                     "--interpolation_steps", "3", "--output_dir", str(tmp_path / "itp")), cwd=tmp_path)
     assert itp.returncode == 0, itp.stderr[-3000:]
+    # the bundle's reconstruction is the Python API's (one generator state, standing statistics of prior samples)
+    nets = build_alpha_wgan("tiny", TINY_SHAPE)
+    trained = load_weights(out / "model.pt", nets["generator"], nets["encoder"])
+    images = torch.stack([trained.normalization.normalize(load_fod(tiny_fod_dataset / "fod" / f"{s}.nii.gz", lmax=6,
+                                                                   truncate=True).as_tensor().float())
+                          for s in ("sub-0007", "sub-0008")])
+    expected = trained.normalization.denormalize(reconstruct(trained.generator, trained.encoder, images), channel_dim=1)
+    for k, subject in enumerate(("sub-0007", "sub-0008")):
+        got = np.moveaxis(nib.load(tmp_path / "rec" / f"{subject}_recon.nii.gz").get_fdata(), -1, 0)
+        np.testing.assert_allclose(got, expected[k].numpy(), rtol=1e-4, atol=1e-6)
     # the ends of the interpolation are the reconstructions of the two subjects
     for step, subject in ((0, "sub-0007"), (2, "sub-0008")):
         a = nib.load(tmp_path / "itp" / f"interp_sub-0007_sub-0008_{step:02d}.nii.gz").get_fdata()

@@ -21,7 +21,7 @@ def test_arrays_with_rotation_on_the_device_train_like_the_loader(tiny_fod_datas
         out = tmp_path / f"device_{on_device}"
         # a tiny learning rate: Adam's first steps move near-zero gradients by +-lr whatever their rounding
         override = tiny_config(out, dataset, out / "training", training_storage="arrays", augment_on_device=on_device,
-                               rotation_prob=1.0, max_iterations=2, learning_rate=1e-9, sample_every=100)
+                               augmentation="random", rotation_prob=1.0, max_iterations=2, learning_rate=1e-9, sample_every=100)
         result = run_bundle(bundle_command("training", [CONFIGS / "train.json", override]), cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         losses[on_device] = read_losses(out / "training" / "losses.jsonl")
