@@ -5,7 +5,9 @@
 it. A bare generator exported with its trained running statistics and without the de-normalisation gives other images
 (0.85 relative L2 on the demo model). :class:`FODSynthesizer` holds both steps: its BatchNorm buffers *are* the standing
 statistics and its ``scales`` buffer the training data's SH band scales, so ``FODSynthesizer(z)`` equals what
-``run inference`` writes for the code ``z`` (float rounding aside), in TorchScript and ONNX as in PyTorch.
+``run inference`` writes for the code ``z`` (float rounding aside), in TorchScript and ONNX as in PyTorch. A model
+trained with the population brain mask (``background``) keeps it: the generator multiplies its output by the mask
+stored in the weights file, so exports write the same exact zero background.
 
 It loads a whole bundle weights file (``models/model.pt`` or a training checkpoint: the generator under ``model`` and
 the statistics under ``normalization``), which is what MONAI's ``ckpt_export`` / ``onnx_export`` hand
@@ -75,9 +77,9 @@ class FODSynthesizer(nn.Module):
             raise ValueError("the weights file has no 'normalization' statistics: it cannot be de-normalised to the data's "
                              "units (a bundle model.pt or training checkpoint has them).")
         result = self.generator.load_state_dict(state_dict["model"], strict=strict, assign=assign)
-        norm = state_dict["normalization"]
-        stats = SHNormalization(lmax=int(norm["lmax"]), scales=tuple(float(s) for s in norm["scales"]),
-                                quantile=float(norm["quantile"]), n_images=int(norm["n_images"]))
+        if hasattr(self.generator, "set_output_mask"):  # the recipe's background rule, as load_weights applies it
+            self.generator.set_output_mask(state_dict.get("brain_mask"))
+        stats = SHNormalization.from_dict(state_dict["normalization"])
         # float32 like the images SyntheticWriter de-normalises, so the product is the same number
         self.scales.copy_(stats.channel_scales(self.scales.numel()).to(torch.float32))
         self._set_standing_statistics()

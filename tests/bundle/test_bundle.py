@@ -98,6 +98,15 @@ def test_background_is_exactly_zero_outside_the_training_population_mask(trained
         fod = nib.load(synth / f"sub-synth{k + 1:04d}.nii.gz").get_fdata()
         assert np.all(fod[~expected_mask] == 0)
         assert np.count_nonzero(fod[expected_mask][:, 0]) == expected_mask.sum()
+    # the export module (what ckpt_export / onnx_export write) keeps the mask: TorchScript equals run inference
+    from monai_fodgan.inference import FODSynthesizer, latent_codes
+
+    exported = torch.jit.script(FODSynthesizer(build_alpha_wgan("tiny", TINY_SHAPE)["generator"], out / "model.pt"))
+    codes = latent_codes(2, exported.generator.latent_size, seed=0)
+    with torch.no_grad():
+        for k in range(2):
+            written = np.moveaxis(nib.load(synth / f"sub-synth{k + 1:04d}.nii.gz").get_fdata(), -1, 0)
+            np.testing.assert_allclose(exported(codes[k:k + 1])[0].numpy(), written, rtol=1e-4, atol=1e-6)
 
 
 def test_reconstruction_and_interpolation_modes(trained_tiny: tuple[Path, Path], tiny_fod_dataset: Path, tmp_path: Path) -> None:
