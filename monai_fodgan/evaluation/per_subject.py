@@ -78,7 +78,8 @@ def _atlas_key(task: SubjectTask) -> str:
 
 def _tracking_key(task: SubjectTask, backend: str) -> str:
     cfg = task.cfg
-    return make_key("tracking-v1", task.digest, _atlas_key(task), backend, cfg.algorithms, cfg.tracts, cfg.streamlines,
+    # v2: tract profiles and densities by DIPY (tracts.py), which differ from v1 at the field of view's edge
+    return make_key("tracking-v2", task.digest, _atlas_key(task), backend, cfg.algorithms, cfg.tracts, cfg.streamlines,
                     cfg.tract_streamlines, cfg.tract_seeds, cfg.voxel_mm, cfg.cutoff, cfg.max_length_mm, cfg.mask_threshold,
                     cfg.profile_points, task.grid.shape, task.grid.affine.round(6).tolist(), cfg.seed, _truth_id(task))
 
