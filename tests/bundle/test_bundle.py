@@ -189,6 +189,8 @@ def test_ddp_gloo_two_nodes_under_torchrun(tiny_fod_dataset: Path, tmp_path: Pat
     assert [node.returncode for node in nodes] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     assert torch.load(out / "model.pt", weights_only=True)["trainer"]["iteration"] == 4
     assert len((out / "losses.jsonl").read_text().splitlines()) == 4  # global rank 0 logs alone
+    # and alone writes TensorBoard: one event file for the losses (MONAI's handler), one for the sample images
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 2
     rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     for net in rank0:
         for k, v in rank0[net].items():
