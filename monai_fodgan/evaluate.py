@@ -4,12 +4,13 @@ Example::
 
     python -m monai_fodgan.evaluate --synthetic fodgan_output/synthetic --reference dataset/datalist.json \
         --training dataset/datalist.json --out fodgan_output/evaluation --jobs 4
+    # or on the workers of a Dask cluster (shared file system): --scheduler tcp://HOST:8786 instead of --jobs
 
 Writes ``metrics.json``, ``figures/`` and a self-contained ``report.html`` in ``--out``; intermediate results
 are cached there, so a re-run resumes where it stopped. Exits 1 when a subject could not be analysed (the report
 still lists the others), 2 on bad input (the message names the file), on an output folder that cannot be written,
 or on one that another run is using (--wait queues behind it). Identical inputs and --seed give identical numbers
-whatever --jobs.
+whatever --jobs or --scheduler.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mmd-permutations", type=int, default=d["mmd_permutations"].default,
                    help="permutations of the MMD two-sample test")
     p.add_argument("--jobs", type=int, default=1, help="subjects processed in parallel")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="Dask scheduler (tcp://host:port) whose workers analyse the subjects instead of --jobs; they "
+                        "must see the inputs and --out at the same paths")
     p.add_argument("--memory-gb", type=float, default=d["memory_gb"].default, help="memory for images held at once")
     p.add_argument("--seed", type=int, default=0, help="seed of tractography and of the permutation tests")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             streamlines=args.streamlines, tract_streamlines=args.tract_streamlines, tract_seeds=args.tract_seeds, voxel_mm=args.voxel,
             cutoff=args.cutoff, max_length_mm=args.max_length, mask_voxel_mm=args.mask_voxel, mask_threshold=args.mask_threshold, atlas=args.atlas,
             template=args.template, syn=not args.no_syn, truth=args.truth, mantel_permutations=args.mantel_permutations,
-            mmd_permutations=args.mmd_permutations, jobs=args.jobs, memory_gb=args.memory_gb, seed=args.seed,
+            mmd_permutations=args.mmd_permutations, jobs=args.jobs, scheduler=args.scheduler, memory_gb=args.memory_gb, seed=args.seed,
             progress=not args.no_progress, wait=args.wait)
         metrics = run_evaluation(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as err:

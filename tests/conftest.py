@@ -114,3 +114,27 @@ def eval_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"phantom": phantom, **folders}
 
 
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> str:
+    """A real Dask cluster on this machine, two worker PROCESSES of one thread each (as separate nodes would be):
+    yields its scheduler address. The workers import the repository first (PYTHONPATH), as the test process does;
+    a dead worker is restarted by its nanny."""
+    import logging
+
+    from distributed import LocalCluster
+
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "MPLBACKEND")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])])
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster:
+            yield cluster.scheduler_address
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -155,6 +155,15 @@ COMMANDS: dict[str, tuple[list[tuple[str, str]] | None, str]] = {
     "python -m monai.bundle onnx_export export_network_def --bundle_root bundle --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --meta_file bundle/configs/metadata.json --_meta_#network_data_format#inputs#image#num_channels 64 --ckpt_file bundle/models/demo_model.pt --filepath fodgan_demo.onnx":
         ([], ""),
     "python -m monai_fodgan.bundle_copy my_bundle": ([], ""),
+    "dask scheduler --port 8786": (None, "a server that runs until stopped; tests/conftest.py::dask_cluster starts a real one"),
+    "dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1": (None, "a server on a worker node; see dask_cluster"),
+    "python -m monai_fodgan.prepare --table subjects.csv --out cohort --scheduler tcp://HOST:8786 --val 100":
+        (None, "needs the scheduler above; the same command runs on a LocalCluster in tests/prepare/test_dask.py"),
+    "python -m monai.bundle run evaluate --config_file \"['bundle/configs/evaluate.json','bundle/configs/demo.json']\" --scheduler tcp://HOST:8786":
+        (None, "needs the scheduler above; the bundle's evaluate runs on a LocalCluster in tests/bundle/test_evaluate_bundle.py"),
+    "torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend static --rdzv_endpoint node0:29500 -m monai.bundle run training --config_file \"['bundle/configs/train.json','bundle/configs/multi_gpu_train.json']\" --dataset_dir dataset":
+        (None, "two nodes of 8 GPUs; two 'nodes' of one CPU process each rendezvous on loopback in "
+               "tests/bundle/test_bundle.py::test_ddp_gloo_two_nodes_under_torchrun"),
 }
 
 
@@ -263,6 +272,8 @@ def _check_outcome(command: str, clone: Path, output: str, before: np.ndarray | 
 @pytest.mark.parametrize("snippet", readme_commands("python"), ids=lambda s: s.split("\n")[1][:40])
 def test_readme_python_snippets_run(snippet: str, main_job: tuple[Path, str]) -> None:
     clone, _ = main_job
+    if "dask_jobqueue" in snippet:
+        pytest.skip("submits SLURM jobs (sbatch); the Dask path it drives runs on a LocalCluster in tests/prepare/test_dask.py")
     if "wm.mif" in snippet and not (clone / "wm.mif").exists():
         if not (SHARED_DATA / "msmt_wm.mif").is_file():
             pytest.skip("needs the real test data (wm.mif)")

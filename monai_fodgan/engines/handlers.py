@@ -1,5 +1,10 @@
 """Monitoring of alpha-WGAN training: losses to stdout and TensorBoard, sample slices as images, and a
-guard that stops on a non-finite loss before it can reach a checkpoint."""
+guard that stops on a non-finite loss before it can reach a checkpoint.
+
+TensorBoard scalars go through MONAI's ``TensorBoardStatsHandler``. The sample images do not use MONAI's
+``TensorBoardImageHandler``: that one shows the engine's batch or output tensors (a 3D volume as an animated GIF of
+one channel), while :class:`SampleSlices` draws new samples from fixed codes with standing statistics, de-normalised,
+as one figure of several SH coefficients in three planes, also kept as a PNG file."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
+from monai.handlers import TensorBoardStatsHandler
 
 from monai_fodgan.transforms.normalize import SHNormalization
 
@@ -80,27 +86,36 @@ class LossLogger:
                 f.write(json.dumps({"iteration": engine.state.iteration, **values}) + "\n")
 
 
-class TensorBoardLosses:
-    """Write every loss term to TensorBoard (``log_dir``) every ``interval`` iterations; only rank 0 writes."""
+def _train_tags(output: Any) -> dict[str, float]:
+    """Every scalar of a trainer output, tagged ``train/<name>`` (the TensorBoard tags of :class:`TensorBoardLosses`)."""
+    return {f"train/{k}": v for k, v in scalars(output).items()}
+
+
+class TensorBoardLosses(TensorBoardStatsHandler):
+    """Write every loss term to TensorBoard (``log_dir``) as ``train/<name>`` every ``interval`` iterations: MONAI's
+    :class:`~monai.handlers.TensorBoardStatsHandler`, with the writer made at ``attach`` and only by rank 0 (MONAI
+    would make one per process, and every rank would leave an event file).
+
+    The scalars are those :class:`LossLogger` writes to ``losses.jsonl``: the same values at the same iterations.
+    """
 
     def __init__(self, log_dir: str | Path, interval: int = 1) -> None:
         self.log_dir = Path(log_dir)
         self.interval = int(interval)
-        self.writer = None
+        self._writer, self.internal_writer = None, False  # rank 0 makes it in attach()
 
     def attach(self, engine: Engine) -> None:
         dist = torch.distributed
         if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
             return
-        from torch.utils.tensorboard import SummaryWriter
+        super().__init__(log_dir=str(self.log_dir), iteration_log=self.interval, epoch_log=False,
+                         output_transform=_train_tags)
+        super().attach(engine)
 
-        self.writer = SummaryWriter(str(self.log_dir))
-        engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.interval), self)
-        engine.add_event_handler(Events.COMPLETED, lambda _: self.writer.flush())
-
-    def __call__(self, engine: Engine) -> None:
-        for k, v in scalars(engine.state.output).items():
-            self.writer.add_scalar(f"train/{k}", v, engine.state.iteration)
+    @property
+    def writer(self):  # noqa: ANN201 - torch.utils.tensorboard.SummaryWriter, imported by MONAI
+        """The SummaryWriter (None before ``attach`` and on ranks other than 0)."""
+        return self._writer
 
 
 class SampleSlices:

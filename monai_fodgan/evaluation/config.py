@@ -13,6 +13,7 @@ from pathlib import Path
 from monai_fodgan.evaluation.atlas import DEFAULT_TRACTS, TRACT_REGIONS
 from monai_fodgan.evaluation.registration import TEMPLATES
 from monai_fodgan.evaluation.tractography.settings import ALGORITHMS, BACKEND_NAMES, TrackingSettings
+from monai_fodgan.executors import check_parallelism
 from monai_fodgan.mrtrix import mrtrix_available
 
 __all__ = ["EvaluationConfig", "resolve_backends"]
@@ -51,6 +52,9 @@ class EvaluationConfig:
         mantel_permutations, mmd_permutations: permutations of the two tests.
         jobs: subjects processed in parallel. Tracking runs one thread per subject, so the results do not depend
             on ``jobs``; the other steps use CPU count / jobs threads.
+        scheduler: address of a Dask scheduler (``tcp://host:port``) whose workers analyse the subjects instead of
+            ``jobs`` local processes (they must see the inputs and ``out`` at the same paths; the paths are made
+            absolute). The numbers are the same either way.
         memory_gb: memory for images held at once by the pairwise distances.
         seed: seed of tractography and of the permutation tests.
         progress: show progress bars.
@@ -84,6 +88,7 @@ class EvaluationConfig:
     mantel_permutations: int = 999
     mmd_permutations: int = 1000
     jobs: int = 1
+    scheduler: str | None = None
     memory_gb: float = 4.0
     seed: int = 0
     progress: bool = True
@@ -114,6 +119,13 @@ class EvaluationConfig:
                      "mmd_permutations", "jobs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        check_parallelism(self.jobs, self.scheduler)
+        if self.scheduler:  # Dask workers may start in another folder
+            self.synthetic, self.reference, self.out = self.synthetic.absolute(), self.reference.absolute(), self.out.absolute()
+            self.training = None if self.training is None else self.training.absolute()
+            self.truth = None if self.truth is None else self.truth.absolute()
+            if self.template not in TEMPLATES:
+                self.template = str(Path(self.template).absolute())
         if not 0.0 <= self.mask_threshold < 1.0:
             raise ValueError(f"mask_threshold must be in [0, 1), got {self.mask_threshold}.")
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from monai_fodgan.errors import subject_failure
 from monai_fodgan.evaluation.atlas import region_names
 from monai_fodgan.evaluation.cache import ResultCache, make_key
 from monai_fodgan.evaluation.config import EvaluationConfig
@@ -34,9 +34,10 @@ from monai_fodgan.evaluation.registration import atlas_in_mni, label_dice, load_
 from monai_fodgan.evaluation.subjects import EvalSubject, afd_map, load_fod_array
 from monai_fodgan.evaluation.tractography import BACKENDS, TrackingSettings, TractRegions, make_tracking_image
 from monai_fodgan.evaluation.tracts import MaskGrid, dice_indices, indices_on_grid, measure_tract, truth_masks
+from monai_fodgan.executors import LostSubjectError, threads_per_subject
 from monai_fodgan.workspace import WORK_NAME
 
-__all__ = ["SubjectTask", "analyse_subject", "task_identity", "N_NODES", "subject_cache_name"]
+__all__ = ["SubjectTask", "analyse_subject", "lost_subject", "task_identity", "N_NODES", "subject_cache_name"]
 
 N_NODES = 116  # AAL regions
 
@@ -52,7 +53,7 @@ class SubjectTask:
     grid: MaskGrid
     template: str  # "mni-wm", or a NIfTI path (the phantom template is written to the cache first)
     template_id: str  # what identifies the template's contents in cache keys
-    nthreads: int
+    nthreads: int | None  # CPU threads of the non-tracking steps; None: the Dask worker's share of its CPUs
 
 
 def subject_cache_name(digest: str, step: str) -> str:
@@ -77,7 +78,8 @@ def _atlas_key(task: SubjectTask) -> str:
 
 def _tracking_key(task: SubjectTask, backend: str) -> str:
     cfg = task.cfg
-    return make_key("tracking-v1", task.digest, _atlas_key(task), backend, cfg.algorithms, cfg.tracts, cfg.streamlines,
+    # v2: tract profiles and densities by DIPY (tracts.py), which differ from v1 at the field of view's edge
+    return make_key("tracking-v2", task.digest, _atlas_key(task), backend, cfg.algorithms, cfg.tracts, cfg.streamlines,
                     cfg.tract_streamlines, cfg.tract_seeds, cfg.voxel_mm, cfg.cutoff, cfg.max_length_mm, cfg.mask_threshold,
                     cfg.profile_points, task.grid.shape, task.grid.affine.round(6).tolist(), cfg.seed, _truth_id(task))
 
@@ -208,7 +210,7 @@ def analyse_subject(task: SubjectTask) -> dict:
     """
     import torch
 
-    torch.set_num_threads(task.nthreads)
+    torch.set_num_threads(threads_per_subject() if task.nthreads is None else task.nthreads)
     cache = ResultCache(task.cfg.out / "cache")
     start = time.perf_counter()
     record: dict = {"subject": task.subject, "status": "done"}
@@ -219,6 +221,11 @@ def analyse_subject(task: SubjectTask) -> dict:
         record["atlas"] = {"meta": atlas["meta"], "parcel_sums": atlas["parcel_sums"]}
         record["tracking"] = {b: _tracking_step(task, b, cache, fod, affine, atlas) for b in task.backends}
     except Exception as err:  # reported per subject; the others still finish
-        record.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        return subject_failure(f"{task.subject.group}/{task.subject.name}", err, round(time.perf_counter() - start, 2))
     record["seconds"] = round(time.perf_counter() - start, 2)
     return record
+
+
+def lost_subject(name: str, error: LostSubjectError) -> dict:
+    """The failure record of a subject whose worker died (or whose pool broke) before it returned."""
+    return subject_failure(name, error, 0.0)

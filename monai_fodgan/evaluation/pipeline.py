@@ -21,11 +21,9 @@ others finish, and the run's ``failed`` list says why. A re-run reuses every cac
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,7 +38,7 @@ from monai_fodgan.evaluation.config import EvaluationConfig, resolve_backends
 from monai_fodgan.evaluation.distances import ImageSource, pairwise_squared_distances
 from monai_fodgan.evaluation.fod_statistics import coefficient_histograms, histogram_edges, l0_maps, reference_brain_mask
 from monai_fodgan.evaluation.generative import ms_ssim_settings, pairwise_ms_ssim
-from monai_fodgan.evaluation.per_subject import SubjectTask, analyse_subject, subject_cache_name, task_identity
+from monai_fodgan.evaluation.per_subject import SubjectTask, analyse_subject, lost_subject, subject_cache_name, task_identity
 from monai_fodgan.evaluation.report import write_report
 from monai_fodgan.evaluation.subjects import (EvalSubject, afd_map, check_common_grid, check_images, collect_subjects,
                                                load_fod_array)
@@ -48,7 +46,7 @@ from monai_fodgan.evaluation.tracts import mask_grid
 from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.io import atomic_output, file_digest, save_nifti
 from monai_fodgan.locking import OutputLock
-from monai_fodgan.processes import process_pool
+from monai_fodgan.executors import run_subjects, threads_per_subject
 from monai_fodgan.sh import lmax_from_n_coeffs
 from monai_fodgan.visualize import coefficient_label, plot_coefficient_slices, plot_fod_slices
 from monai_fodgan.workspace import work_area
@@ -121,21 +119,19 @@ def _resolve_template(cfg: EvaluationConfig, cache: ResultCache) -> tuple[str, s
     return str(cfg.template), file_digest(cfg.template)
 
 
-def _analyse_all(tasks: list[SubjectTask], jobs: int, progress: bool) -> list[dict]:
-    """One record per task, in order; tasks with the same identity (one file listed twice) run once."""
+def _analyse_all(tasks: list[SubjectTask], jobs: int, scheduler: str | None, progress: bool) -> list[dict]:
+    """One record per task, in order; tasks with the same identity (one file listed twice) run once, in this
+    process, ``jobs`` local worker processes or on the Dask cluster at ``scheduler``."""
     unique: dict[tuple[str, str], SubjectTask] = {}
     for t in tasks:
         unique.setdefault(task_identity(t), t)
     todo = list(unique.values())
+    names = [f"{t.subject.group}/{t.subject.name}" for t in todo]
     done: dict[tuple[str, str], dict] = {}
-    if jobs == 1:
-        for t in _progress(todo, len(todo), "subjects", progress):
-            done[task_identity(t)] = analyse_subject(t)
-    else:
-        with process_pool(jobs) as pool:  # workers die with this process
-            futures = {pool.submit(analyse_subject, t): task_identity(t) for t in todo}
-            for future in _progress(as_completed(futures), len(todo), "subjects", progress):
-                done[futures[future]] = future.result()
+    finished = run_subjects(analyse_subject, todo, names, jobs=jobs, scheduler=scheduler, lost=lost_subject,
+                            label="evaluate")
+    for k, record in _progress(finished, len(todo), "subjects", progress):
+        done[task_identity(todo[k])] = record
     return [done[task_identity(t)] | {"subject": t.subject} for t in tasks]
 
 
@@ -375,10 +371,11 @@ def _run_locked(cfg: EvaluationConfig, log: Callable[[str], None], start: float,
     digests = {s.key: file_digest(s.path) for s in _progress(everyone, len(everyone), "hashing", cfg.progress)}
     template, template_id = _resolve_template(cfg, cache)
     jobs = max(1, min(cfg.jobs, len(sets["synthetic"]) + len(sets["reference"])))
+    nthreads = None if cfg.scheduler else threads_per_subject(jobs)  # None: each Dask worker's share of its CPUs
     tasks = [SubjectTask(s, digests[s.key], cfg, tuple(backends), mask_grid(affine, shape, cfg.mask_voxel_mm), template,
-                         template_id, max(1, (os.cpu_count() or 1) // jobs)) for g in GROUPS for s in sets[g]]
+                         template_id, nthreads) for g in GROUPS for s in sets[g]]
     t0 = time.perf_counter()
-    records = _analyse_all(tasks, jobs, cfg.progress)
+    records = _analyse_all(tasks, jobs, cfg.scheduler, cfg.progress)
     failed = [{"set": r["subject"].group, "subject": r["subject"].name, "error": r["error"]} for r in records
               if r["status"] == "failed"]
     for f in failed:

@@ -44,28 +44,24 @@ def streamline_lengths(streamlines: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def densify(streamline: np.ndarray, step_mm: float) -> np.ndarray:
-    """The streamline with points inserted so that no two consecutive points are more than ``step_mm`` apart."""
+    """The streamline with points inserted so that no two consecutive points are more than ``step_mm`` apart
+    (DIPY's ``subsegment``: each segment split into the fewest equal parts; segments of length 0 dropped)."""
+    from dipy.tracking.utils import subsegment
+
     s = np.asarray(streamline, dtype=np.float64)
-    if len(s) < 2:
-        return s
-    seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-    pieces = np.maximum(np.ceil(seg / step_mm).astype(int), 1)
-    t = np.concatenate([np.arange(p) / p for p in pieces])  # fractions along each segment
-    start = np.repeat(np.arange(len(seg)), pieces)
-    out = s[start] + t[:, None] * (s[start + 1] - s[start])
-    return np.vstack([out, s[-1:]])
+    return s if len(s) < 2 else next(subsegment([s], step_mm))
 
 
 def resample_equidistant(streamline: np.ndarray, n_points: int) -> np.ndarray:
-    """``n_points`` points at equal arc-length spacing from the first to the last point (n_points, 3)."""
+    """``n_points`` points at equal arc-length spacing from the first to the last point (n_points, 3), float64
+    (DIPY's ``set_number_of_points``; a streamline of one point or of length 0 gives that point repeated, where
+    DIPY would fail or return garbage)."""
+    from dipy.tracking.streamline import set_number_of_points
+
     s = np.asarray(streamline, dtype=np.float64)
-    if len(s) == 1:
-        return np.repeat(s, n_points, axis=0)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(s, axis=0), axis=1))])
-    if arc[-1] == 0:
+    if len(s) == 1 or not np.any(s[1:] != s[:-1]):
         return np.repeat(s[:1], n_points, axis=0)
-    target = np.linspace(0.0, arc[-1], n_points)
-    return np.stack([np.interp(target, arc, s[:, k]) for k in range(3)], axis=1)
+    return set_number_of_points(s, nb_points=n_points)
 
 
 def world_to_voxel(points: np.ndarray, affine: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ belongs to the tract when a streamline passes through it; ``threshold`` > 0 inst
 the tract's streamlines), compared by the Sorensen-Dice score S(A, B) = 2 |A * B| / (|A| + |B|) for all pairs
 of subjects, and their volumes compared; each streamline is resampled to 100 equidistant points, oriented to
 start at the tract's seed region, and the apparent fibre density (AFD = c00 sqrt(4 pi), trilinear) is averaged
-over streamlines at each point. Masks of all subjects live on ONE 1 mm grid over the sets' common field of
+over streamlines at each point. DIPY does the geometry: ``subsegment`` and ``density_map`` (streamlines per mask
+voxel), ``set_number_of_points`` and ``afq_profile`` (the along-tract mean, Yeatman et al. 2012, unweighted). Masks of all subjects live on ONE 1 mm grid over the sets' common field of
 view, stored as sorted flat voxel indices (a few kB each instead of megabytes).
 
 On the phantom population the tracts are also compared with the ground-truth bundle masks
@@ -24,7 +25,7 @@ import nibabel as nib
 import numpy as np
 
 from monai_fodgan.evaluation.streamlines import (
-    densify, orient_towards, resample_equidistant, sample_volume, voxel_indices,
+    densify, orient_towards, resample_equidistant, sample_volume, world_to_voxel,
 )
 
 __all__ = [
@@ -48,7 +49,7 @@ class MaskGrid:
 @dataclass
 class TractMeasures:
     """One tract of one subject: streamline ``count``, ``mask`` (sorted flat indices on the :class:`MaskGrid`),
-    ``volume_mm3``, along-tract AFD ``profile`` (n_points,; NaN when there are no streamlines) and a ``preview``
+    ``volume_mm3``, along-tract AFD ``profile`` (n_points,; NaN when no streamline has a length) and a ``preview``
     (k, 20, 3) of a few streamlines (world mm) for figures."""
 
     count: int
@@ -59,12 +60,22 @@ class TractMeasures:
 
 
 def _density(streamlines: Sequence[np.ndarray], grid: MaskGrid) -> tuple[np.ndarray, np.ndarray]:
-    """(flat voxel indices, number of streamlines through each) on ``grid``."""
+    """(sorted flat voxel indices, number of streamlines through each) on ``grid``: DIPY's ``density_map`` of the
+    streamlines cut into steps of half a voxel (so that no voxel on a path is skipped); points off the grid are left
+    out (``density_map`` would refuse them)."""
+    from dipy.tracking.utils import density_map
+
     step = 0.5 * float(np.linalg.norm(grid.affine[:3, :3], axis=0).min())
-    parts = [np.unique(voxel_indices(densify(s, step), grid.shape, grid.affine)) for s in streamlines]
-    if not parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(parts), return_counts=True)
+    kept = []
+    for s in streamlines:
+        points = densify(s, step)
+        ijk = world_to_voxel(points, grid.affine)  # density_map's voxel is floor(ijk + 0.5): on the grid from -0.5
+        points = points[np.all((ijk >= -0.5) & (ijk < np.asarray(grid.shape) - 0.5), axis=1)]
+        if len(points):
+            kept.append(points)
+    counts = density_map(kept, grid.affine, grid.shape).ravel()
+    voxels = np.flatnonzero(counts)
+    return voxels.astype(np.int64), counts[voxels].astype(np.int64)
 
 
 def measure_tract(streamlines: Sequence[np.ndarray], start: np.ndarray, afd: np.ndarray, afd_affine: np.ndarray,
@@ -80,12 +91,16 @@ def measure_tract(streamlines: Sequence[np.ndarray], start: np.ndarray, afd: np.
         threshold: fraction of streamlines a voxel needs to be in the mask (0: any streamline, as the paper).
         preview: streamlines kept for figures.
     """
+    from dipy.stats.analysis import afq_profile
+
     voxels, counts = _density(streamlines, grid)
     mask = voxels[counts > threshold * len(streamlines)] if threshold > 0 else voxels
     if streamlines:
-        oriented = orient_towards(streamlines, start)
-        points = np.stack([resample_equidistant(s, n_points) for s in oriented])  # (N, n_points, 3)
-        profile = sample_volume(afd, afd_affine, points, order=1).mean(axis=0)
+        oriented = orient_towards([np.asarray(s, dtype=np.float64) for s in streamlines], start)
+        # a streamline of one point or of length 0 has no "along" (and DIPY's resampling cannot take it)
+        extended = [s for s in oriented if len(s) > 1 and np.any(s[1:] != s[:-1])]
+        profile = afq_profile(np.asarray(afd, dtype=np.float64), extended, np.asarray(afd_affine, dtype=np.float64),
+                              n_points=n_points) if extended else np.full(n_points, np.nan)
         pick = np.linspace(0, len(oriented) - 1, min(preview, len(oriented))).astype(int)
         sketch = np.stack([resample_equidistant(oriented[k], 20) for k in pick]).astype(np.float32)
     else:

@@ -10,6 +10,7 @@ A cohort::
 
     python -m monai_fodgan.prepare --table subjects.tsv --out DIR --jobs 4
     python -m monai_fodgan.prepare --bids /data/bids --out DIR --val 100
+    python -m monai_fodgan.prepare --table subjects.tsv --out DIR --scheduler tcp://HOST:8786   # on a Dask cluster
 
 Exits 1 when any subject failed (the others still finish; summary.json lists why), 2 on bad arguments or input
 (unsafe or repeated subject IDs, a malformed datalist.json in --out, an output folder that cannot be written, or
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=float, default=0.1, help="validation subjects: count, or fraction if < 1")
     p.add_argument("--seed", type=int, default=0, help="seed of the training/validation split")
     p.add_argument("--jobs", type=int, default=1, help="subjects processed in parallel (CPU threads are shared among them)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="Dask scheduler (tcp://host:port) whose workers process the subjects instead of --jobs; they "
+                        "must see the inputs and --out at the same paths")
     p.add_argument("--responses", type=Path, nargs=3, metavar=("WM", "GM", "CSF"),
                    help="MRtrix3 response files to use instead of dwi2response dhollander")
     p.add_argument("--training-arrays", action="store_true",
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             subject = check_subject_id(args.subject or single.name.split(".")[0], "--subject")
             items = [DWIInput(subject, dwi=args.dwi, bval=args.bval, bvec=args.bvec, mask=args.mask, fod=args.fod)]
         cfg = PrepareConfig(out=args.out, backend=args.backend, lmax=args.lmax, shape=tuple(args.shape), crop=args.crop,
-                            n_val=args.val, seed=args.seed, jobs=args.jobs,
+                            n_val=args.val, seed=args.seed, jobs=args.jobs, scheduler=args.scheduler,
                             responses=tuple(args.responses) if args.responses else None, recrop=args.recrop,
                             wait=args.wait)
     except (OSError, ValueError) as e:

@@ -32,20 +32,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
 from monai_fodgan.errors import subject_failure
+from monai_fodgan.executors import LostSubjectError, check_parallelism, run_subjects, threads_per_subject
 from monai_fodgan.io import file_digest, load_fod, save_json, save_nifti
 from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
 from monai_fodgan.prepare.options import CROPS, RESAMPLING_WARN_FACTOR
 from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
-from monai_fodgan.processes import process_pool
 from monai_fodgan.safe_paths import UnsafePathError, check_subject_id, path_under
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
@@ -68,7 +68,9 @@ class PrepareConfig:
             or "hcp" (the paper's fixed HCP slice ranges; input must be on the 145 x 174 x 145 HCP grid).
         n_val: validation subjects, a count (>= 1) or a fraction (< 1). Paper: 100 of 1065.
         seed: seed of the split.
-        jobs: subjects processed in parallel.
+        jobs: subjects processed in parallel on this machine.
+        scheduler: address of a Dask scheduler (``tcp://host:port``) whose workers process the subjects instead
+            (they must see ``out`` and the inputs at the same paths); None: this machine, ``jobs`` at once.
         responses: (wm, gm, csf) response files for the MRtrix3 backend instead of estimating them.
         stats_quantile: quantile of |coefficient| mapped to 1 by the normalisation statistics.
         recrop: when adding subjects to an existing "cohort"-cropped dataset whose crop box does not hold them,
@@ -84,6 +86,7 @@ class PrepareConfig:
     n_val: float = 0.1
     seed: int = 0
     jobs: int = 1
+    scheduler: str | None = None
     responses: tuple[Path, ...] | None = None
     stats_quantile: float = 1.0
     recrop: bool = False
@@ -93,6 +96,7 @@ class PrepareConfig:
         if self.crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}.")
         n_coeffs(self.lmax)
+        check_parallelism(self.jobs, self.scheduler)
 
 
 def input_hash(item: DWIInput, backend: str, cfg: PrepareConfig) -> str:
@@ -149,6 +153,17 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
         return record
     except Exception as e:  # one subject's failure must not stop the cohort
         return subject_failure(item.subject, e, round(time.perf_counter() - start, 2))
+
+
+def _process_subject_task(task: tuple[DWIInput, PrepareConfig, int | None]) -> dict:
+    """:func:`_process_subject` of one ``(item, cfg, nthreads)``; ``nthreads`` None: the worker's share of CPUs."""
+    item, cfg, nthreads = task
+    return _process_subject(item, cfg, threads_per_subject() if nthreads is None else nthreads)
+
+
+def _lost_subject(subject: str, error: LostSubjectError) -> dict:
+    """The failure record of a subject whose worker died (or whose pool broke) before it returned."""
+    return subject_failure(subject, error, 0.0)
 
 
 def split_subjects(subjects: Sequence[str], n_val: float, seed: int) -> tuple[list[str], list[str]]:
@@ -303,6 +318,11 @@ def prepare_cohort(items: Sequence[DWIInput], cfg: PrepareConfig, progress: bool
         raise ValueError(f"duplicate subject IDs: {duplicates}")
     if not items:
         raise ValueError("no subjects to prepare.")
+    if cfg.scheduler:  # Dask workers may start in another folder: every path absolute
+        cfg = replace(cfg, out=Path(cfg.out).absolute(),
+                      responses=tuple(Path(r).absolute() for r in cfg.responses) if cfg.responses else None)
+        items = [replace(i, **{role: Path(getattr(i, role)).absolute() for role in ("dwi", "bval", "bvec", "mask", "fod")
+                               if getattr(i, role) is not None}) for i in items]
     with OutputLock(cfg.out, wait=cfg.wait), work_area(cfg.out):
         return _prepare_locked(items, cfg, progress)
 
@@ -312,18 +332,15 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
     previous = {e["subject"]: key for key in ("training", "validation") for e in (existing or {}).get(key, [])}
     start = time.perf_counter()
     jobs = max(1, min(cfg.jobs, len(items)))
-    nthreads = max(1, (os.cpu_count() or 1) // jobs)
-    records: list[dict] = []
-    if jobs == 1:
-        for item in items:
-            records.append(_process_subject(item, cfg, nthreads))
-            _report(records[-1], len(records), len(items), progress)
-    else:
-        with process_pool(jobs) as pool:  # workers die with this process
-            futures = [pool.submit(_process_subject, item, cfg, nthreads) for item in items]
-            for future in futures:
-                records.append(future.result())
-                _report(records[-1], len(records), len(items), progress)
+    # on a Dask cluster each worker shares its own CPUs among the subjects it runs (nthreads None)
+    nthreads = None if cfg.scheduler else threads_per_subject(jobs)
+    tasks = [(item, cfg, nthreads) for item in items]
+    found: dict[int, dict] = {}
+    for k, record in run_subjects(_process_subject_task, tasks, [i.subject for i in items], jobs=jobs,
+                                  scheduler=cfg.scheduler, lost=_lost_subject, label="prepare"):
+        found[k] = record
+        _report(record, len(found), len(items), progress)
+    records = [found[k] for k in range(len(items))]  # the order of the input, however they finished
     ok = [r for r in records if r["status"] in ("done", "skipped")]
     failed = [r for r in records if r["status"] == "failed"]
     in_run = {r["subject"] for r in records}

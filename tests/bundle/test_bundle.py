@@ -207,6 +207,39 @@ def test_ddp_gloo_two_processes_under_torchrun(tiny_fod_dataset: Path, tmp_path:
                 assert torch.equal(v, rank1[net][k]), f"{net}.{k} differs between ranks"
 
 
+def test_ddp_gloo_two_nodes_under_torchrun(tiny_fod_dataset: Path, tmp_path: Path) -> None:
+    """bundle/docs/README.md's multi-node command, with two "nodes" of one CPU process each on this machine: static
+    rendezvous at node 0's endpoint, each launcher with its --node_rank; DDP keeps the replicas identical."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    dump = ["$torch.save({k: getattr(@train#trainer, k).module.state_dict() for k in ('generator', 'critic', 'encoder', "
+            "'code_critic')}, os.path.join(@output_dir, f'rank{torch.distributed.get_rank()}.pt'))",
+            "$torch.distributed.destroy_process_group()"]
+    override = tiny_config(tmp_path, tiny_fod_dataset, out, max_iterations=4, finalize=dump)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    nodes = []
+    for rank in (0, 1):
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),
+                    "--nproc_per_node", "1", "--rdzv_backend", "static", "--rdzv_endpoint", f"127.0.0.1:{port}"]
+        cmd = bundle_command("training", [CONFIGS / "train.json", CONFIGS / "multi_gpu_train.json", override], launcher=launcher)
+        nodes.append(subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    assert torch.load(out / "model.pt", weights_only=True)["trainer"]["iteration"] == 4
+    assert len((out / "losses.jsonl").read_text().splitlines()) == 4  # global rank 0 logs alone
+    # and alone writes TensorBoard: one event file for the losses (MONAI's handler), one for the sample images
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for net in rank0:
+        for k, v in rank0[net].items():
+            if "running" not in k and "num_batches" not in k:
+                assert torch.equal(v, rank1[net][k]), f"{net}.{k} differs between the nodes"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (NCCL)")
 def test_ddp_nccl_bf16_under_torchrun_on_a_gpu(tiny_fod_dataset: Path, tmp_path: Path) -> None:
     """The multi-GPU config on a GPU: NCCL, bf16, cuDNN benchmark. With DDP's default buffer broadcast the G/E

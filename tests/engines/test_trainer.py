@@ -133,3 +133,26 @@ def test_checkpoint_round_trip_restores_everything(tiny_fod_dataset: Path, tmp_p
     other.recon_weight = 10.0
     with pytest.raises(ValueError, match="other hyperparameters"):
         other.run()
+
+
+def test_tensorboard_scalars_equal_the_loss_log(tiny_fod_dataset: Path, tmp_path: Path) -> None:
+    """TensorBoardLosses (MONAI's TensorBoardStatsHandler) writes every term of losses.jsonl as train/<term>, at the
+    same iterations, with the same values (TensorBoard stores float32)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from monai_fodgan.engines import LossLogger, TensorBoardLosses
+
+    board = TensorBoardLosses(tmp_path / "tb", interval=2)
+    make_trainer(tiny_fod_dataset, iterations=4, handlers=[LossLogger(2, file=tmp_path / "losses.jsonl"), board]).run()
+    board.close()
+    logged = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in logged] == [2, 4]
+    (events,) = (tmp_path / "tb").glob("events.out.tfevents.*")  # one writer, one file
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    assert sorted(acc.Tags()["scalars"]) == sorted(f"train/{k}" for k in logged[0] if k != "iteration")
+    for tag in acc.Tags()["scalars"]:
+        found = acc.Scalars(tag)
+        assert [e.step for e in found] == [2, 4]
+        expected = [float(torch.tensor(r[tag[len("train/"):]], dtype=torch.float32)) for r in logged]
+        assert [e.value for e in found] == expected, tag
