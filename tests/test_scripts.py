@@ -155,6 +155,8 @@ COMMANDS: dict[str, tuple[list[tuple[str, str]] | None, str]] = {
     "python -m monai.bundle onnx_export export_network_def --bundle_root bundle --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --meta_file bundle/configs/metadata.json --_meta_#network_data_format#inputs#image#num_channels 64 --ckpt_file bundle/models/demo_model.pt --filepath fodgan_demo.onnx":
         ([], ""),
     "python -m monai_fodgan.bundle_copy my_bundle": ([], ""),
+    "python -m monai_fodgan.ablation --dataset demo_output/dataset --out ablation --truth demo_output/phantom --iterations 300":
+        (None, "hours of training on 2 cores; tests/test_ablation.py runs the same command at tiny size"),
     "dask scheduler --port 8786": (None, "a server that runs until stopped; tests/conftest.py::dask_cluster starts a real one"),
     "dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1": (None, "a server on a worker node; see dask_cluster"),
     "python -m monai_fodgan.prepare --table subjects.csv --out cohort --scheduler tcp://HOST:8786 --val 100":
