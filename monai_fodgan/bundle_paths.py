@@ -5,6 +5,9 @@ the ``MONAI_FODGAN_BUNDLE_ROOT`` environment variable; the folder above ``config
 ``--config_file`` given to ``python -m monai.bundle``; the ``bundle/`` folder of this source tree. Programs
 that parse the configs themselves (MONAI Label, :func:`monai_fodgan.inference.load_bundle`) override
 ``bundle_root`` directly.
+
+The second bundle (DeepTaskGen, ``taskgen_bundle/``) says ``bundle_root('taskgen_bundle')``: the same order with
+its own variable, ``MONAI_FODGAN_TASKGEN_BUNDLE_ROOT``, and ``taskgen_bundle/`` as the fallback.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["bundle_root", "source_bundle"]
+__all__ = ["BUNDLES", "bundle_root", "source_bundle"]
+
+#: bundle folder name -> the environment variable that overrides its place
+BUNDLES = {"bundle": "MONAI_FODGAN_BUNDLE_ROOT", "taskgen_bundle": "MONAI_FODGAN_TASKGEN_BUNDLE_ROOT"}
 
 
-def source_bundle() -> Path:
-    """The ``bundle/`` folder next to the installed (editable) package."""
-    return Path(__file__).resolve().parents[1] / "bundle"
+def source_bundle(name: str = "bundle") -> Path:
+    """The ``name`` bundle folder (``bundle`` or ``taskgen_bundle``) next to the installed (editable) package."""
+    if name not in BUNDLES:
+        raise ValueError(f"unknown bundle {name!r}; choose from {sorted(BUNDLES)}.")
+    return Path(__file__).resolve().parents[1] / name
 
 
 def _config_file_from_argv(argv: list[str]) -> str | None:
@@ -40,13 +48,13 @@ def _config_file_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-def bundle_root() -> str:
-    """Absolute path of the bundle folder (see the module docstring for the order of precedence)."""
-    env = os.environ.get("MONAI_FODGAN_BUNDLE_ROOT")
+def bundle_root(name: str = "bundle") -> str:
+    """Absolute path of the ``name`` bundle folder (see the module docstring for the order of precedence)."""
+    env = os.environ.get(BUNDLES[name]) if name in BUNDLES else None
     if env:
         return str(Path(env).resolve())
     config = _config_file_from_argv(sys.argv)
     if config:
         folder = Path(config).resolve().parent
         return str(folder.parent if folder.name == "configs" else folder)
-    return str(source_bundle())
+    return str(source_bundle(name))
