@@ -196,3 +196,17 @@ def test_shipped_demo_model_predicts_a_demo_cohort(tmp_path):
     (written,) = preds.glob("*_pred.nii.gz")
     img = nib.load(str(written))
     assert img.shape[3] == 6 and np.isfinite(img.get_fdata()).all()
+
+
+def test_bundle_root_of_the_taskgen_configs(tmp_path, monkeypatch):
+    """Without --config_file in argv the configs' bundle_root is this source tree's taskgen_bundle/, and its own
+    environment variable (not the FOD bundle's) moves it."""
+    from monai_fodgan.bundle_paths import bundle_root
+
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    monkeypatch.delenv("MONAI_FODGAN_TASKGEN_BUNDLE_ROOT", raising=False)
+    monkeypatch.setenv("MONAI_FODGAN_BUNDLE_ROOT", str(tmp_path / "fod"))
+    assert bundle_root("taskgen_bundle") == str(BUNDLE)
+    monkeypatch.setenv("MONAI_FODGAN_TASKGEN_BUNDLE_ROOT", str(tmp_path))
+    assert bundle_root("taskgen_bundle") == str(tmp_path.resolve())
+    assert json.loads((CONFIGS / "train.json").read_text())["bundle_root"].endswith("bundle_root('taskgen_bundle')")
