@@ -61,10 +61,11 @@ def trained(cohort) -> tuple[Path, Path, Path]:
     root, pop = cohort
     prep, work = root / "prep", root / "work"
     shipped = _shipped()
-    # a plateau patience of 0 with factor 0.5: the rate halves after every epoch whose validation loss is no record
+    # patience 0, factor 0.5, mode max: the rate halves after every epoch whose validation loss is no new maximum,
+    # so a falling validation loss (training works) exercises the schedule
     result = _bundle("training", "train.json", root, "--dataset_dir", str(prep), *TINY, "--max_epochs", "3",
                      "--batch_size", "2", "--num_workers", "0", "--work_dir", str(work), "--plateau_patience", "0",
-                     "--plateau_factor", "0.5")
+                     "--plateau_factor", "0.5", "--plateau_mode", "max")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for run_id, config, extra in (("inference", "inference.json", ["--split", "validation"]),
                                   ("evaluate", "evaluate.json", ["--participants", str(pop / "participants.tsv")])):
@@ -81,16 +82,17 @@ def test_training_writes_into_work_dir_and_schedules_on_the_validation_loss(trai
     assert (work / "training" / "model.pt").is_file()
     log = [json.loads(line) for line in (work / "training" / "val_loss.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in log] == [1, 2, 3]
-    # ReduceLROnPlateau (patience 0, factor 0.5, mode min) stepped on val_loss after each epoch: the rate logged at
-    # epoch e (before that epoch's step) is 1e-3 halved once per earlier epoch whose val_loss was no new minimum
-    best, lr = float("inf"), 1e-3
+    # ReduceLROnPlateau (patience 0, factor 0.5, mode max) stepped on val_loss after each epoch: the rate logged at
+    # epoch e (before that epoch's step) is 1e-3 halved once per earlier epoch whose val_loss was no new maximum
+    best, lr = -float("inf"), 1e-3
     for e in log:
         assert e["lr"] == pytest.approx(lr)
-        if e["val_loss"] < best * (1 - 1e-4):
+        if e["val_loss"] > best * (1 + 1e-4) if best > 0 else e["val_loss"] > best:
             best = e["val_loss"]
         else:
             lr *= 0.5
         assert np.isfinite(e["val_loss"]) and e["val_loss"] != e["train_loss"]
+    assert log[-1]["lr"] < 1e-3  # the schedule acted
 
 
 def test_inference_and_evaluation_write_report_and_verdict(trained):
