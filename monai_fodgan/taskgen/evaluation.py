@@ -12,7 +12,7 @@ its grey-matter mask (metrics defined in :mod:`.metrics`):
   predicted maps, the actual maps and the rest connectome (upper triangle of the K x K matrix), as the paper's
   comparison. scikit-learn comes with nilearn.
 
-The report (``report.html`` and figures in the shared report machinery) is built from this dictionary
+The report (``report.html``, figures and the verdict, :mod:`.report`) is built from this dictionary
 elsewhere; here only numbers, so they are tested on their own.
 """
 

@@ -154,7 +154,7 @@ def test_report_renders_in_headless_chromium_with_every_figure(trained):
 def test_finetuning_trains_only_the_last_layer(trained, tmp_path):
     """finetune.json on a cohort with one contrast: the body of the trained model is kept exactly (BatchNorm
     statistics included), the new head starts from the shared contrast's row and is trained."""
-    root, _, work = trained
+    _, _, work = trained
     pop = make_population(tmp_path / "pop", n=6, spec=PopulationSpec(voxel_mm=12.0, n_components=4, n_contrasts=1,
                                                                        n_runs=1, n_frames=40))
     g = pop / "group"

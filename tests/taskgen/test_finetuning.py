@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_fodgan.taskgen.finetuning import checkpoint_meta, finetuning_network, training_network
+from monai_fodgan.taskgen.finetuning import (
+    checkpoint_meta,
+    finetuning_network,
+    training_network,
+)
 from monai_fodgan.taskgen.handlers import ValidationLoss, _batches
 from monai_fodgan.taskgen.inference import save_checkpoint
 from monai_fodgan.taskgen.losses import CRRLoss
