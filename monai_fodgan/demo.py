@@ -13,7 +13,8 @@ On 2 CPU cores in a few minutes, end to end:
    and writes ``evaluation/report.html``. The phantom's ground truth is compared too;
 6. the second system, DeepTaskGen (:mod:`monai_fodgan.taskgen.demo`): a synthetic rest/task-fMRI population
    prepared, the ``taskgen_bundle``'s shipped model trained on for two epochs, task maps predicted for new subjects
-   and evaluated against two baselines, in ``taskgen/`` (``taskgen/evaluation/report.html``; about a minute).
+   and evaluated against two baselines, in ``taskgen/`` (``taskgen/evaluation/report.html``; a minute or two on
+   idle cores).
 """
 
 from __future__ import annotations

@@ -121,14 +121,24 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "monai_fodgan.taskgen.baselines": ["TavorRegression", "group_average"],
-    "monai_fodgan.taskgen.connectivity": ["ConnectivityAccumulator", "connectivity_maps", "dual_regression_stage1", "frame_windows", "masked_timeseries", "network_connectome", "pooled_connectivity_maps", "unmask"],
+    "monai_fodgan.taskgen.connectivity": [
+        "ConnectivityAccumulator", "connectivity_maps", "dual_regression_stage1", "frame_windows",
+        "masked_timeseries", "network_connectome", "pooled_connectivity_maps", "unmask",
+    ],
     "monai_fodgan.taskgen.data": ["load_gm_mask", "taskgen_dataset"],
-    "monai_fodgan.taskgen.evaluation": ["evaluate_cohort", "map_metrics", "phenotype_prediction", "phenotype_r2", "write_metrics"],
+    "monai_fodgan.taskgen.evaluation": [
+        "evaluate_cohort", "map_metrics", "phenotype_prediction", "phenotype_r2", "write_metrics",
+    ],
     "monai_fodgan.taskgen.finetuning": ["checkpoint_meta", "finetuning_network", "training_network"],
     "monai_fodgan.taskgen.handlers": ["ValidationLoss"],
-    "monai_fodgan.taskgen.inference": ["load_network_weights", "predict_cohort", "predict_subject", "save_checkpoint"],
+    "monai_fodgan.taskgen.inference": [
+        "load_network_weights", "predict_cohort", "predict_subject", "save_checkpoint",
+    ],
     "monai_fodgan.taskgen.losses": ["CRRLoss", "crr_loss", "masked_pairwise_mse"],
-    "monai_fodgan.taskgen.metrics": ["diagonality_index", "diagonality_normalised", "dice_auc", "dice_curve", "identification_accuracy", "pearson_per_contrast", "subject_correlation_matrix"],
+    "monai_fodgan.taskgen.metrics": [
+        "diagonality_index", "diagonality_normalised", "dice_auc", "dice_curve", "identification_accuracy",
+        "pearson_per_contrast", "subject_correlation_matrix",
+    ],
     "monai_fodgan.taskgen.networks": ["PRESETS", "TaskAttentionUNet", "prepare_finetuning", "task_network"],
     "monai_fodgan.taskgen.report": ["taskgen_verdict", "write_evaluation", "write_taskgen_report"],
     "monai_fodgan.taskgen.trainer": ["TaskMapTrainer"],

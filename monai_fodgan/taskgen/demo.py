@@ -1,5 +1,5 @@
 """The DeepTaskGen part of the main job: the synthetic population prepared, the shipped model trained on, predictions
-for new subjects, and the evaluation report, all through the ``taskgen_bundle`` (about a minute on 2 CPU cores).
+for new subjects, and the evaluation report, all through the ``taskgen_bundle`` (a minute or two on 2 idle CPU cores).
 
 1. a population of ``subjects`` on the demo grid (8 mm MNI, K = 12 networks, C = 6 contrasts, 2 rest runs of 120
    frames); subjects 1-40 are the ones the shipped demo model was trained on (the population is deterministic
