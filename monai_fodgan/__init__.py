@@ -8,7 +8,7 @@ Layout: :mod:`monai_fodgan.sh` (SH basis and rotations), :mod:`monai_fodgan.tran
 :mod:`monai_fodgan.inference` (sampling, loading bundles), :mod:`monai_fodgan.evaluation` (the paper's validation and
 generative metrics, as a report; command ``python -m monai_fodgan.evaluate``); the MONAI bundle is ``bundle/``
 beside the package. :mod:`monai_fodgan.taskgen` is the second system (task-fMRI maps from resting-state fMRI), with
-its bundle in ``bundles/taskgen/``.
+its bundle in ``taskgen_bundle/``.
 """
 
 __version__ = "0.1.0"

@@ -11,6 +11,10 @@ the expression altogether.
 
 The wheel carries every bundle of :data:`BUNDLES` as ``monai_fodgan/bundles/<name>/`` (``setup.py`` copies them);
 a source checkout (an editable install) uses the repository's folders.
+
+Two bundles: ``fodgan`` (the FOD alpha-WGAN, ``bundle/``) and ``taskgen`` (DeepTaskGen, ``taskgen_bundle/``, whose
+configs say ``bundle_root('taskgen_bundle')`` and whose variable is ``MONAI_FODGAN_TASKGEN_BUNDLE_ROOT``). Either
+name or repository folder name selects a bundle.
 """
 
 from __future__ import annotations
@@ -21,12 +25,25 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["BUNDLES", "bundle_dir", "bundle_root", "source_bundle"]
+__all__ = ["BUNDLES", "ENVIRONMENT", "bundle_dir", "bundle_root", "source_bundle"]
 
 #: bundle name -> its folder in the repository; setup.py copies each into the wheel as monai_fodgan/bundles/<name>
 BUNDLES = {
     "fodgan": "bundle",
+    "taskgen": "taskgen_bundle",
 }
+#: bundle name -> the environment variable that overrides its place
+ENVIRONMENT = {"fodgan": "MONAI_FODGAN_BUNDLE_ROOT", "taskgen": "MONAI_FODGAN_TASKGEN_BUNDLE_ROOT"}
+
+
+def _name(name: str) -> str:
+    """A bundle name of :data:`BUNDLES`, given the name or its repository folder (``bundle``, ``taskgen_bundle``)."""
+    if name in BUNDLES:
+        return name
+    for key, folder in BUNDLES.items():
+        if name == folder:
+            return key
+    raise KeyError(f"no bundle named {name!r}; known: {sorted(BUNDLES)} (or their folders {sorted(BUNDLES.values())}).")
 
 
 def bundle_dir(name: str = "fodgan") -> Path:
@@ -36,8 +53,7 @@ def bundle_dir(name: str = "fodgan") -> Path:
         KeyError: an unknown bundle name.
         FileNotFoundError: neither place holds it (a broken installation).
     """
-    if name not in BUNDLES:
-        raise KeyError(f"no bundle named {name!r}; known: {sorted(BUNDLES)}.")
+    name = _name(name)
     package = Path(__file__).resolve().parent
     for folder in (package / "bundles" / name, package.parent / BUNDLES[name]):
         if (folder / "configs").is_dir():
@@ -46,9 +62,9 @@ def bundle_dir(name: str = "fodgan") -> Path:
                             f"{package.parent / BUNDLES[name]} (a source checkout): reinstall monai_fodgan.")
 
 
-def source_bundle() -> Path:
-    """The FOD alpha-WGAN bundle shipped with this package (:func:`bundle_dir` ``("fodgan")``)."""
-    return bundle_dir("fodgan")
+def source_bundle(name: str = "fodgan") -> Path:
+    """A bundle shipped with this package (:func:`bundle_dir`); the FOD alpha-WGAN bundle by default."""
+    return bundle_dir(name)
 
 
 def _root_of(config_file: object) -> str | None:
@@ -97,9 +113,10 @@ def _config_file_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-def bundle_root() -> str:
-    """Absolute path of the bundle folder (see the module docstring for the order of precedence)."""
-    env = os.environ.get("MONAI_FODGAN_BUNDLE_ROOT")
+def bundle_root(name: str = "fodgan") -> str:
+    """Absolute path of the ``name`` bundle folder (see the module docstring for the order of precedence)."""
+    name = _name(name)
+    env = os.environ.get(ENVIRONMENT[name])
     if env:
         return str(Path(env).resolve())
-    return _config_being_read() or _config_file_from_argv(sys.argv) or str(source_bundle())
+    return _config_being_read() or _config_file_from_argv(sys.argv) or str(source_bundle(name))

@@ -10,7 +10,11 @@ On 2 CPU cores in a few minutes, end to end:
 4. generates synthetic subjects with the bundle's inference config and saves slice figures;
 5. evaluates them against the validation subjects with the bundle's evaluate config (registration of the phantom's
    AFD template, tractography with MRtrix3 when installed, else DIPY, connectomes, tracts, generative metrics)
-   and writes ``evaluation/report.html``. The phantom's ground truth is compared too.
+   and writes ``evaluation/report.html``. The phantom's ground truth is compared too;
+6. the second system, DeepTaskGen (:mod:`monai_fodgan.taskgen.demo`): a synthetic rest/task-fMRI population
+   prepared, the ``taskgen_bundle``'s shipped model trained on for two epochs, task maps predicted for new subjects
+   and evaluated against two baselines, in ``taskgen/`` (``taskgen/evaluation/report.html``; a minute or two on
+   idle cores).
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-tract-streamlines", type=int, default=200,
                         help="streamlines per tract in the evaluation (the bundle's default: 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the phantom, the split, training and sampling")
+    parser.add_argument("--taskgen-subjects", type=int, default=72,
+                        help="subjects of the DeepTaskGen demo population (1-40 train, the rest held out); 0 skips it")
+    parser.add_argument("--taskgen-epochs", type=int, default=2,
+                        help="DeepTaskGen training epochs on top of the shipped demo model")
     return parser
 
 
@@ -81,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.subjects < 4:
         parser.error("--subjects must be at least 4 (training and validation subjects)")
+    if args.taskgen_subjects and args.taskgen_subjects < 45:
+        parser.error("--taskgen-subjects must be 0 (skip) or at least 45 (40 training subjects, 5 held out)")
     # imported only now: --help and argument errors answer without loading torch, MONAI or DIPY
     import numpy as np
 
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from monai_fodgan.transforms import SHFlip, paper_rotation
     from monai_fodgan.visualize import plot_fod_slices
 
-    steps = _Steps(5)
+    steps = _Steps(6 if args.taskgen_subjects else 5)
     out = args.out.resolve()
     bundle = source_bundle()
     configs = bundle / "configs"
@@ -155,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             template="phantom", truth=phantom, jobs=args.jobs, seed=args.seed)
     steps.done(f"report: {evaluation / 'report.html'}")
     _print_key_numbers(json.loads((evaluation / "metrics.json").read_text()))
+    if args.taskgen_subjects:
+        from monai_fodgan.taskgen.demo import run_taskgen_demo, summary_lines
+
+        steps.begin(f"DeepTaskGen: task-fMRI maps from rest fMRI, {args.taskgen_subjects} synthetic subjects "
+                    f"(1-40 train, the rest held out), {args.taskgen_epochs} epochs on top of the shipped model:")
+        taskgen = run_taskgen_demo(out / "taskgen", _bundle, args.taskgen_subjects, args.taskgen_epochs)
+        for line in summary_lines(taskgen):
+            print(f"      {line}")
+        steps.done(f"report: {out / 'taskgen' / 'evaluation' / 'report.html'}")
     print(f"demo finished in {steps.total():.1f} s. Synthetic subjects: {synthetic}")
     print(f"Evaluation report: {evaluation / 'report.html'} (numbers: {evaluation / 'metrics.json'})")
     return 0

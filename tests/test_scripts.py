@@ -39,16 +39,19 @@ def test_tutorial_runs_and_writes_figures(tutorial: Path, tmp_path: Path) -> Non
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A fresh clone after the main job: ``bundle/`` (configs copied, the shipped models linked), ``scripts/`` and
     ``.venv`` linked, and ``demo_output/`` written by the demo (what ``scripts/run_demo.sh`` runs) with 8 subjects,
-    2 training iterations and a quick evaluation. Returns (clone, the demo's output)."""
+    2 training iterations and a quick evaluation, and the DeepTaskGen step with 48 subjects (8 held out). Returns
+    (clone, the demo's output)."""
     clone = tmp_path_factory.mktemp("clone")
-    (clone / "bundle").mkdir()
-    shutil.copytree(REPO_ROOT / "bundle" / "configs", clone / "bundle" / "configs")
+    for name in ("bundle", "taskgen_bundle"):
+        (clone / name).mkdir()
+        shutil.copytree(REPO_ROOT / name / "configs", clone / name / "configs")
+        (clone / name / "models").symlink_to(REPO_ROOT / name / "models")
     shutil.copytree(REPO_ROOT / "bundle" / "docs", clone / "bundle" / "docs")  # the metadata schema
-    (clone / "bundle" / "models").symlink_to(REPO_ROOT / "bundle" / "models")
     (clone / "scripts").symlink_to(REPO_ROOT / "scripts")
     (clone / ".venv").symlink_to(Path(sys.prefix))
     stdout = _run(["-m", "monai_fodgan.demo", "--out", "demo_output", "--subjects", "8", "--iterations", "2", "--samples", "3",
-                   "--eval-streamlines", "1000", "--eval-tract-streamlines", "50"], cwd=clone, timeout=1200)
+                   "--eval-streamlines", "1000", "--eval-tract-streamlines", "50", "--taskgen-subjects", "48"],
+                  cwd=clone, timeout=1200)
     return clone, stdout
 
 
@@ -77,13 +80,29 @@ def test_demo_trains_from_the_shipped_model_and_generates(main_job: tuple[Path, 
     assert metrics["verdict"]["checks"] and (demo / "evaluation" / "report.html").stat().st_size > 100_000
 
 
+def test_demo_runs_the_taskgen_bundle_from_its_shipped_model(main_job: tuple[Path, str]) -> None:
+    import torch
+
+    clone, stdout = main_job
+    taskgen = clone / "demo_output" / "taskgen"
+    shipped = torch.load(REPO_ROOT / "taskgen_bundle" / "models" / "demo_model.pt", weights_only=True)
+    trained = torch.load(taskgen / "training" / "model.pt", weights_only=True)
+    assert (trained["preset"], trained["in_channels"], trained["out_channels"]) == ("demo", 12, 6)
+    assert not torch.equal(trained["model"]["out.weight"], shipped["model"]["out.weight"])  # trained on from it
+    assert len((taskgen / "training" / "val_loss.jsonl").read_text().splitlines()) == 2  # 2 epochs
+    metrics = json.loads((taskgen / "evaluation" / "metrics.json").read_text())
+    assert metrics["subjects"] == [f"sub-{k:04d}" for k in range(41, 49)]  # never seen by the shipped model
+    assert sorted(p.name for p in (taskgen / "predictions").glob("*.nii.gz")) == [f"sub-{k:04d}_pred.nii.gz" for k in range(41, 49)]
+    assert (taskgen / "evaluation" / "report.html").stat().st_size > 50_000 and metrics["verdict"]["summary"] in stdout
+
+
 def test_demo_log_reads_as_steps_with_their_own_durations(main_job: tuple[Path, str]) -> None:
     _, stdout = main_job
-    for k in range(1, 6):
-        assert f"[{k}/5] " in stdout and f"(step {k}: " in stdout
+    for k in range(1, 7):
+        assert f"[{k}/6] " in stdout and f"(step {k}: " in stdout
     commands = [line.strip()[2:] for line in stdout.splitlines() if line.strip().startswith("$ python -m monai.bundle")]
-    assert len(commands) == 3
-    for command in commands:  # as one would type them: the config list in double quotes, paths relative
+    assert len(commands) == 6
+    for command in commands[:3]:  # as one would type them: the config list in double quotes, paths relative
         assert "--config_file \"['" in command and "'\"'\"'" not in command and " --work_dir demo_output" in command
     # one resume message, ours, with the real position; not Ignite's "resuming from iteration 0"
     assert "Engine run resuming from iteration 0" not in stdout
@@ -100,7 +119,8 @@ def test_benchmark_prints_ratio(tmp_path: Path) -> None:
 
 # -- every command of README.md and bundle/docs/README.md, run in the clone after the main job -------------------------
 
-READMES = (REPO_ROOT / "README.md", REPO_ROOT / "bundle" / "docs" / "README.md")
+READMES = (REPO_ROOT / "README.md", REPO_ROOT / "bundle" / "docs" / "README.md", REPO_ROOT / "taskgen_bundle" / "docs" / "README.md")
+TASKGEN_QUICK_TRAIN = "--max_epochs 1 --num_workers 0 --device cpu"
 QUICK_EVAL = ("--streamlines 200000", "--streamlines 1000 --tract-streamlines 50 --tract-seeds 20")  # the main job's: cached
 QUICK_TRAIN = ["--preset", "demo", "--spatial_shape", "[32,32,16]", "--num_workers", "0", "--batch_size", "2",
                "--max_iterations", "2", "--epoch_length", "2"]
@@ -166,6 +186,22 @@ COMMANDS: dict[str, tuple[list[tuple[str, str]] | None, str]] = {
     "torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend static --rdzv_endpoint node0:29500 -m monai.bundle run training --config_file \"['bundle/configs/train.json','bundle/configs/multi_gpu_train.json']\" --dataset_dir dataset":
         (None, "two nodes of 8 GPUs; two 'nodes' of one CPU process each rendezvous on loopback in "
                "tests/bundle/test_bundle.py::test_ddp_gloo_two_nodes_under_torchrun"),
+    # DeepTaskGen (taskgen_bundle/docs/README.md): the main job's held-out subjects, then a cohort of one's own
+    "python -m monai.bundle run inference --config_file \"['taskgen_bundle/configs/inference.json','taskgen_bundle/configs/demo.json']\" --split validation --checkpoint_file taskgen_bundle/models/demo_model.pt":
+        ([], ""),
+    "python -m monai.bundle run evaluate --config_file \"['taskgen_bundle/configs/evaluate.json','taskgen_bundle/configs/demo.json']\"":
+        ([], ""),
+    "python -m monai_fodgan.taskgen.demo_population --out pop --n 40": ([("--n 40", "--n 10")], ""),
+    "python -m monai_fodgan.taskgen.prepare --table pop/subjects.tsv --components pop/group/components.nii.gz --mask pop/group/brain_mask.nii.gz --gm-mask pop/group/gm_mask.nii.gz --window 60 --val 0.25 --out prep":
+        ([("--val 0.25", "--val 5")], ""),  # 5 held out: the evaluation's 5-fold phenotype prediction needs them
+    "python -m monai.bundle run training --config_file taskgen_bundle/configs/train.json --dataset_dir prep --preset demo --in_channels 12 --out_channels 6 --max_epochs 20":
+        ([("--max_epochs 20", TASKGEN_QUICK_TRAIN)], ""),
+    "python -m monai.bundle run inference --config_file taskgen_bundle/configs/inference.json --dataset_dir prep --preset demo --in_channels 12 --out_channels 6 --split validation":
+        ([("--split validation", "--split validation --device cpu")], ""),
+    "python -m monai.bundle run evaluate --config_file taskgen_bundle/configs/evaluate.json --dataset_dir prep --participants pop/participants.tsv":
+        ([], ""),
+    "python -m monai.bundle run training --config_file \"['taskgen_bundle/configs/train.json','taskgen_bundle/configs/finetune.json']\" --dataset_dir new_cohort --init_checkpoint taskgen_output/training/model.pt --finetune_contrasts \"[0]\" --max_epochs 20":
+        (None, "needs a cohort with one contrast; the same configs fine-tune in tests/taskgen/test_bundle.py::test_finetuning_trains_only_the_last_layer"),
 }
 
 
@@ -211,15 +247,15 @@ def test_readme_command_runs_as_written(command: str, main_job: tuple[Path, str]
         quick = quick.replace(old, new, 1)
     args = shlex.split(quick)
     args = [sys.executable, *args[1:]] if args[0] == "python" else args
-    shipped = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO_ROOT / "bundle" / "models").glob("*") if p.is_file()}
+    models = [*(REPO_ROOT / "bundle" / "models").glob("*"), *(REPO_ROOT / "taskgen_bundle" / "models").glob("*")]
+    shipped = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in models if p.is_file()}
     before = _synthetic_subject(clone)
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(args, cwd=clone, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{quick}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     output = proc.stdout + proc.stderr
     assert "Engine run resuming from iteration 0" not in output and "Traceback" not in output
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO_ROOT / "bundle" / "models").glob("*")
-            if p.is_file()} == shipped  # nothing shipped was overwritten
+    assert {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in models if p.is_file()} == shipped  # nothing shipped overwritten
     _check_outcome(quick, clone, output, before)
 
 
@@ -230,7 +266,9 @@ def _synthetic_subject(clone: Path) -> np.ndarray | None:
 
 def _check_outcome(command: str, clone: Path, output: str, before: np.ndarray | None) -> None:
     """What each command (as run) should have produced, where a user would look for it."""
-    if "monai_fodgan.prepare" in command:
+    if "taskgen" in command:
+        _check_taskgen_outcome(command, clone)
+    elif "monai_fodgan.prepare" in command:
         out = clone / command.split("--out ")[1].split()[0]
         summary = json.loads((out / "summary.json").read_text())
         assert not summary["failed"] and (out / "datalist.json").is_file()
@@ -269,6 +307,23 @@ def _check_outcome(command: str, clone: Path, output: str, before: np.ndarray | 
         assert metrics["verdict"]["checks"] and metrics["config"]["truth"]
     elif "train_demo_model.sh" in command:
         assert (clone / "demo_model_work" / "training" / "model.pt").is_file() and "unchanged" in output
+
+
+def _check_taskgen_outcome(command: str, clone: Path) -> None:
+    """The DeepTaskGen commands: the main job's folder (demo.json) or ./taskgen_output and the user's pop/, prep/."""
+    work = clone / ("demo_output/taskgen" if "demo.json" in command else "taskgen_output")
+    if "demo_population" in command:
+        assert len((clone / "pop" / "subjects.tsv").read_text().splitlines()) == 11
+    elif "taskgen.prepare" in command:
+        assert len(json.loads((clone / "prep" / "datalist.json").read_text())["validation"]) == 5
+    elif "run training" in command:
+        assert (work / "training" / "model.pt").is_file() and (work / "training" / "val_loss.jsonl").is_file()
+    elif "run inference" in command:
+        held_out = json.loads(((work / "dataset") if "demo.json" in command else clone / "prep").joinpath("datalist.json").read_text())["validation"]
+        assert {f"{e['subject']}_pred.nii.gz" for e in held_out} <= {p.name for p in (work / "predictions").iterdir()}
+    elif "run evaluate" in command:
+        metrics = json.loads((work / "evaluation" / "metrics.json").read_text())
+        assert metrics["verdict"]["checks"] and "phenotype_r2" in metrics and (work / "evaluation" / "report.html").is_file()
 
 
 @pytest.mark.parametrize("snippet", readme_commands("python"), ids=lambda s: s.split("\n")[1][:40])

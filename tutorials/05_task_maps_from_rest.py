@@ -27,7 +27,7 @@ from ignite.engine import Events
 from monai.data import DataLoader
 from monai.utils import set_determinism
 
-import monai_fodgan
+from monai_fodgan.bundle_paths import source_bundle
 from monai_fodgan.taskgen import (
     CRRLoss,
     TaskMapTrainer,
@@ -101,8 +101,8 @@ fig.savefig(out / "taskgen_inputs.png", dpi=110, bbox_inches="tight")
 # `MSE + alpha * max(0, MSE - C_other + margin)` inside the grey-matter mask, alpha = 0.25. `C_other` is each
 # prediction's error against the OTHER subjects' maps in the batch: the hinge pushes predictions to be closer
 # to their own subject than to the others. Two epochs here show the trainer at work; the bundle
-# `bundles/taskgen` runs the same trainer from configs, and its shipped demo model (20 epochs on subjects
-# 1-40, `bundles/taskgen/docs/demo_training_log.txt`) is used for the comparison below.
+# `taskgen_bundle` runs the same trainer from configs, and its shipped demo model (20 epochs on subjects
+# 1-40, `taskgen_bundle/docs/demo_training_log.txt`) is used for the comparison below.
 
 # %%
 torch.manual_seed(0)
@@ -131,8 +131,7 @@ print(f"loss {history[0]['loss']:.3f} -> {history[-1]['loss']:.3f}")
 # correlated with its own actual map (top-1; chance 1/8)?
 
 # %%
-shipped = load_network_weights(task_network("demo"), Path(monai_fodgan.__file__).parents[1] / "bundles" / "taskgen"
-                               / "models" / "demo_model.pt")
+shipped = load_network_weights(task_network("demo"), source_bundle("taskgen_bundle") / "models" / "demo_model.pt")
 predict_cohort(shipped, prepared, out / "predictions", split="validation")
 metrics = evaluate_cohort(prepared, out / "predictions")
 for name in ("model", "group_average", "tavor"):

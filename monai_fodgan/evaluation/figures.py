@@ -16,7 +16,7 @@ from monai_fodgan.io import atomic_output
 
 __all__ = [
     "COLOURS", "plot_histograms", "plot_distributions", "plot_connectomes", "plot_dice", "plot_tract_volumes",
-    "plot_profiles", "plot_regional_bias", "plot_registration", "plot_tracts",
+    "plot_profiles", "plot_regional_bias", "plot_registration", "plot_tracts", "panels", "save_figure",
 ]
 
 COLOURS = {"synthetic": "tab:red", "reference": "tab:blue", "between": "tab:green", "training": "tab:gray"}
@@ -239,3 +239,8 @@ def plot_tracts(previews: dict[str, np.ndarray], afd: np.ndarray, affine: np.nda
         fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
     return Path(path)
+
+
+#: public names of the layout helpers, for the other systems' reports (DeepTaskGen's :mod:`monai_fodgan.taskgen.report`)
+panels = _panels
+save_figure = _save

@@ -15,7 +15,7 @@ from pathlib import Path
 from monai_fodgan.evaluation.verdict import verdict
 from monai_fodgan.io import atomic_output
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "html_table", "html_figure", "verdict_html", "write_page", "fmt"]
 
 _CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -29,7 +29,8 @@ td.na { color: #777; } p.summary { font-size: 1.1em; font-weight: bold; }
 """
 
 
-def _fmt(value: object, digits: int = 3) -> str:
+def fmt(value: object, digits: int = 3) -> str:
+    """A number for the page: ``digits`` significant digits, scientific outside [1e-3, 1e4), "n/a" for None."""
     if value is None:
         return "n/a"
     if isinstance(value, (int, float)):
@@ -51,13 +52,21 @@ def _bias(part: dict) -> str:
     return f"{_fmt(mean.get('max'))} ({_fmt(mean.get('median'))}) / {_fmt(sd.get('max'))} ({_fmt(sd.get('median'))})"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+_fmt = fmt
+
+
+def html_table(headers: list[str], rows: list[list[str]]) -> str:
+    """An HTML table: ``headers`` escaped, cells inserted as given (already HTML)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _figure(entry: dict) -> str:
+_table = html_table
+
+
+def html_figure(entry: dict) -> str:
+    """A figure ``{key, path, title, caption}`` embedded as a PNG data URI with its caption."""
     data = base64.b64encode(Path(entry["path"]).read_bytes()).decode()
     title = html.escape(entry["title"])
     return (f'<figure id="{html.escape(entry["key"])}"><img src="data:image/png;base64,{data}" alt="{title}">'
@@ -109,9 +118,18 @@ def _key_numbers(m: dict) -> str:
     return _table(["measure", "this run", "paper (Vellmer et al. 2025)"], rows)
 
 
+_figure = html_figure
+
+
 def _verdict(m: dict) -> str:
-    """The verdict table: one row per check, its status cell coloured, the reason for every fail."""
-    v = m.get("verdict") or verdict(m)
+    """The verdict table of an FOD evaluation."""
+    return verdict_html(m.get("verdict") or verdict(m))
+
+
+def verdict_html(v: dict) -> str:
+    """The verdict table: one row per check, its status cell coloured, the reason for every fail.
+
+    ``v`` is ``{"checks": [{check, target, value, status, reason}], "summary"}`` (:func:`.verdict.verdict`)."""
     rows = "".join(
         f'<tr><td>{html.escape(c["check"])}</td><td>{html.escape(c["value"])}</td>'
         f'<td class="{"na" if c["status"] == "n/a" else c["status"]}">{html.escape(_STATUS[c["status"]])}</td>'
@@ -204,7 +222,12 @@ def write_report(metrics: dict, figures: list[dict], path: str | Path) -> Path:
         body.append(extra.get(key, ""))
         body += [_figure(f) for f in figures if f["section"] == key]
     body.append('<h2 id="section-notes">Notes on this run</h2><div class="note">' + _notes(metrics) + "</div>")
-    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>monai_fodgan evaluation</title>"
+    return write_page("monai_fodgan evaluation", body, path)
+
+
+def write_page(title: str, body: list[str], path: str | Path) -> Path:
+    """Write one self-contained HTML page (the report's style) of the ``body`` parts, atomically."""
+    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
     with atomic_output(path) as tmp:
         tmp.write_text(page)

@@ -12,7 +12,7 @@ its grey-matter mask (metrics defined in :mod:`.metrics`):
   predicted maps, the actual maps and the rest connectome (upper triangle of the K x K matrix), as the paper's
   comparison. scikit-learn comes with nilearn.
 
-The report (``report.html`` and figures in the shared report machinery) is built from this dictionary
+The report (``report.html``, figures and the verdict, :mod:`.report`) is built from this dictionary
 elsewhere; here only numbers, so they are tested on their own.
 """
 
@@ -28,32 +28,49 @@ import numpy as np
 from monai_fodgan.io import atomic_output
 from monai_fodgan.taskgen.baselines import TavorRegression, group_average
 from monai_fodgan.taskgen.metrics import (
+    DICE_FRACTIONS,
     dice_auc,
+    dice_curve,
     diagonality_index,
+    diagonality_normalised,
     identification_accuracy,
     pearson_per_contrast,
     subject_correlation_matrix,
 )
 
-__all__ = ["map_metrics", "phenotype_r2", "evaluate_cohort", "write_metrics"]
+__all__ = ["map_metrics", "phenotype_r2", "phenotype_prediction", "evaluate_cohort", "write_metrics"]
 
 
 def map_metrics(pred: np.ndarray, actual: np.ndarray) -> dict:
-    """(S, C, V) predicted and actual maps -> per-contrast lists and their means (see the module docstring)."""
-    c = actual.shape[1]
+    """(S, C, V) predicted and actual maps -> per-contrast lists and their means (see the module docstring).
+
+    Also: ``diagonality_normalised`` (the paper's form, divided by the mean diagonal), ``matrix`` (the S x S
+    subject correlation matrix averaged over contrasts) and ``dice_curve`` (Dice at each top fraction of
+    ``dice_fractions``, averaged over subjects and contrasts), for the report's figures."""
+    s, c = actual.shape[:2]
     r = pearson_per_contrast(pred, actual).mean(axis=0)
     mats = [subject_correlation_matrix(pred[:, k], actual[:, k]) for k in range(c)]
     diag = [diagonality_index(m) for m in mats]
+    diag_norm = [diagonality_normalised(m) for m in mats]
     top1 = [identification_accuracy(m) for m in mats]
-    dice = [float(np.mean([dice_auc(pred[s, k], actual[s, k]) for s in range(actual.shape[0])])) for k in range(c)]
-    return {"pearson_r": r.tolist(), "diagonality": diag, "top1": top1, "dice_auc": dice,
+    dice = [float(np.mean([dice_auc(pred[i, k], actual[i, k]) for i in range(s)])) for k in range(c)]
+    curve = np.mean([dice_curve(pred[i, k], actual[i, k]) for i in range(s) for k in range(c)], axis=0)
+    return {"pearson_r": r.tolist(), "diagonality": diag, "diagonality_normalised": diag_norm, "top1": top1,
+            "dice_auc": dice,
             "mean": {"pearson_r": float(np.mean(r)), "diagonality": float(np.mean(diag)),
-                     "top1": float(np.mean(top1)), "dice_auc": float(np.mean(dice))},
-            "chance_top1": 1.0 / actual.shape[0]}
+                     "diagonality_normalised": float(np.mean(diag_norm)), "top1": float(np.mean(top1)),
+                     "dice_auc": float(np.mean(dice))},
+            "chance_top1": 1.0 / s, "matrix": np.mean(mats, axis=0).round(5).tolist(),
+            "dice_fractions": [float(f) for f in DICE_FRACTIONS], "dice_curve": curve.round(5).tolist()}
 
 
 def phenotype_r2(features: np.ndarray, target: np.ndarray, folds: int = 5, seed: int = 0) -> float:
     """Out-of-fold R^2 of ridge regression (``RidgeCV`` on standardised features) with ``folds``-fold CV."""
+    return phenotype_prediction(features, target, folds, seed)[0]
+
+
+def phenotype_prediction(features: np.ndarray, target: np.ndarray, folds: int = 5, seed: int = 0) -> tuple[float, np.ndarray]:
+    """:func:`phenotype_r2` and the out-of-fold predictions (S,) it is computed from."""
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold, cross_val_predict
@@ -65,7 +82,7 @@ def phenotype_r2(features: np.ndarray, target: np.ndarray, folds: int = 5, seed:
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 5, 17)))
     predicted = cross_val_predict(model, features.reshape(len(target), -1), target,
                                   cv=KFold(folds, shuffle=True, random_state=seed))
-    return float(r2_score(target, predicted))
+    return float(r2_score(target, predicted)), predicted
 
 
 def _masked(path: Path, mask: np.ndarray) -> np.ndarray:
@@ -106,11 +123,12 @@ def evaluate_cohort(prepared: str | Path, predictions: str | Path, split: str = 
         target = np.array([rows[s] for s in evaluated])
         connectomes = np.stack([np.load(prepared / sidecar[s]["files"]["connectome"]) for s in evaluated])
         upper = np.triu_indices(connectomes.shape[1], 1)
-        result["phenotype_r2"] = {
-            "predicted_maps": phenotype_r2(pred, target, folds, seed),
-            "actual_maps": phenotype_r2(actual, target, folds, seed),
-            "rest_connectome": phenotype_r2(connectomes[:, upper[0], upper[1]], target, folds, seed),
-            "folds": folds, "phenotype": phenotype}
+        features = {"predicted_maps": pred, "actual_maps": actual,
+                    "rest_connectome": connectomes[:, upper[0], upper[1]]}
+        fitted = {k: phenotype_prediction(v, target, folds, seed) for k, v in features.items()}
+        result["phenotype_r2"] = {**{k: r2 for k, (r2, _) in fitted.items()}, "folds": folds, "phenotype": phenotype,
+                                  "target": target.tolist(),
+                                  "predicted": {k: p.round(6).tolist() for k, (_, p) in fitted.items()}}
     return result
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pearson_per_contrast", "subject_correlation_matrix", "diagonality_index", "identification_accuracy",
-           "dice_auc", "DICE_FRACTIONS"]
+           "diagonality_normalised", "dice_curve", "dice_auc", "DICE_FRACTIONS"]
 
 #: top-voxel fractions of the Dice-AUC (5%, 10%, ..., 50%)
 DICE_FRACTIONS = tuple(np.round(np.arange(0.05, 0.501, 0.05), 2))
@@ -60,6 +60,13 @@ def diagonality_index(r: np.ndarray) -> float:
     return float(diag - (r.sum() - np.trace(r)) / (s * (s - 1)))
 
 
+def diagonality_normalised(r: np.ndarray) -> float:
+    """The paper's form: :func:`diagonality_index` divided by the mean of the diagonal (Serin et al. 2025, Fig. 1)."""
+    r = np.asarray(r, dtype=np.float64)
+    diag = np.trace(r) / r.shape[0]
+    return float(diagonality_index(r) / diag) if diag != 0 else float("nan")
+
+
 def identification_accuracy(r: np.ndarray) -> float:
     """Top-1 identification: fraction of rows i with ``argmax_j R[i, j] == i`` (ties count as misses)."""
     r = np.asarray(r)
@@ -68,8 +75,8 @@ def identification_accuracy(r: np.ndarray) -> float:
     return float(hits.mean())
 
 
-def dice_auc(pred: np.ndarray, actual: np.ndarray, fractions: tuple[float, ...] = DICE_FRACTIONS) -> float:
-    """Normalised area under Dice(f) of the top-f voxels (highest values) of two (V,) maps, f in ``fractions``.
+def dice_curve(pred: np.ndarray, actual: np.ndarray, fractions: tuple[float, ...] = DICE_FRACTIONS) -> np.ndarray:
+    """Dice of the top-f voxels (highest values) of two (V,) maps for each f in ``fractions``.
 
     With the same number of voxels n_f = round(f V) selected in both maps, Dice = |A & B| / n_f."""
     pred, actual = np.ravel(pred), np.ravel(actual)
@@ -80,9 +87,14 @@ def dice_auc(pred: np.ndarray, actual: np.ndarray, fractions: tuple[float, ...] 
     for f in fractions:
         n = max(int(round(f * pred.size)), 1)
         dice.append(np.intersect1d(order_p[:n], order_a[:n]).size / n)
+    return np.asarray(dice)
+
+
+def dice_auc(pred: np.ndarray, actual: np.ndarray, fractions: tuple[float, ...] = DICE_FRACTIONS) -> float:
+    """Normalised area under :func:`dice_curve` (trapezoid rule divided by the f range, so in [0, 1])."""
+    d = dice_curve(pred, actual, fractions)
     if len(fractions) == 1:
-        return float(dice[0])
+        return float(d[0])
     f = np.asarray(fractions, dtype=np.float64)
-    d = np.asarray(dice)
     area = np.sum((d[1:] + d[:-1]) / 2 * np.diff(f))  # trapezoid rule (np.trapezoid needs numpy >= 2)
     return float(area / (f[-1] - f[0]))

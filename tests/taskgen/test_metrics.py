@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from monai_fodgan.taskgen.metrics import (
-    dice_auc,
     diagonality_index,
+    diagonality_normalised,
+    dice_auc,
+    dice_curve,
     identification_accuracy,
     pearson_per_contrast,
     subject_correlation_matrix,
@@ -39,6 +41,7 @@ def test_diagonality_and_identification_hand_computed():
     # diagonal mean (0.9 + 0.3 + 0.8) / 3 = 2/3; off-diagonal mean (0.2 + 0.4 + 0.5 + 0.1 + 0.0 + 0.6) / 6 = 0.3
     assert diagonality_index(r) == pytest.approx(2 / 3 - 0.3)
     assert identification_accuracy(r) == pytest.approx(2 / 3)  # row 1's maximum is off the diagonal
+    assert diagonality_normalised(r) == pytest.approx((2 / 3 - 0.3) / (2 / 3))  # the paper's form
 
 
 def test_identical_maps_identify_perfectly_and_group_mean_does_not():
@@ -58,6 +61,7 @@ def test_dice_auc_hand_computed():
     assert dice_auc(pred, actual, fractions=(0.2,)) == 1.0
     assert dice_auc(pred, actual, fractions=(0.2, 0.4)) == pytest.approx((1.0 + 0.5) / 2)
     assert dice_auc(pred, pred) == 1.0
+    np.testing.assert_allclose(dice_curve(pred, actual, fractions=(0.2, 0.4, 0.5)), [1.0, 0.5, 0.4])  # top 50%: 2/5
 
 
 @pytest.mark.parametrize("func, args", [
