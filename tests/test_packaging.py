@@ -21,7 +21,7 @@ import torch
 from tests.conftest import REPO_ROOT
 
 #: what `pip wheel .` needs of the repository
-SOURCES = ("monai_fodgan", "bundle", "setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE")
+SOURCES = ("monai_fodgan", "bundle", "taskgen_bundle", "setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> str:
@@ -48,11 +48,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_carries_the_bundle_but_not_user_weights(wheel: Path) -> None:
+    from monai_fodgan.bundle_paths import BUNDLES
+
     names = set(zipfile.ZipFile(wheel).namelist())
-    root = "monai_fodgan/bundles/fodgan/"
-    tracked = subprocess.run(["git", "ls-files", "bundle"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
-    assert tracked and {root + p.removeprefix("bundle/") for p in tracked} <= names  # configs, docs, schema, demo weights
-    assert root + "models/model.pt" not in names
+    for name, folder in BUNDLES.items():  # the FOD bundle and the DeepTaskGen bundle
+        root = f"monai_fodgan/bundles/{name}/"
+        tracked = subprocess.run(["git", "ls-files", folder], cwd=REPO_ROOT, capture_output=True, text=True,
+                                 check=True).stdout.split()
+        assert tracked and {root + p.removeprefix(folder + "/") for p in tracked} <= names  # configs, docs, demo weights
+    assert "monai_fodgan/bundles/fodgan/models/model.pt" not in names
 
 
 def test_installed_wheel_copies_its_bundle_and_runs_inference(wheel: Path, tmp_path: Path) -> None:
