@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the demo model shipped in bundle/models/ (demo_checkpoint.pt, model.pt, demo_sh_stats.json):
 #   bash scripts/train_demo_model.sh [WORK_DIR] [ITERATIONS] [SUBJECTS]
-# A 64-subject phantom population (seed 100, 32 x 32 x 16), prepared with MRtrix3 (DIPY without it), then the
-# bundle's demo preset trained from scratch into WORK_DIR/training. On 2 CPU cores one iteration takes about 1.3 s;
-# on a GPU, add --device cuda:0 to the training command. The shipped files' log is bundle/docs/demo_training_log.txt.
+# A 64-subject phantom population (seed 100) on the demo grid (56 x 64 x 56, 3.125 mm), prepared with MRtrix3 (DIPY
+# without it) with the cohort crop widened to isotropic voxels, then the bundle's demo preset trained from scratch
+# into WORK_DIR/training. On a GPU, add --device cuda:0 to the training command (CPU figures: bundle/docs/README.md).
+# The shipped files' log is bundle/docs/demo_training_log.txt.
 # The shipped files are replaced only when INSTALL=1 is set (INSTALL=1 bash scripts/train_demo_model.sh ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,8 @@ ITERATIONS="${2:-3300}"
 SUBJECTS="${3:-64}"
 bash scripts/setup_env.sh >/dev/null
 PY=.venv/bin/python
-$PY -m monai_fodgan.data.phantom --out "$WORK/phantom" --n "$SUBJECTS" --shape 32 32 16 --seed 100
-$PY -m monai_fodgan.prepare --bids "$WORK/phantom" --out "$WORK/dataset" --shape 32 32 16 --val 8 --seed 0 --jobs 2
+$PY -m monai_fodgan.data.phantom --out "$WORK/phantom" --n "$SUBJECTS" --shape 56 64 56 --seed 100
+$PY -m monai_fodgan.prepare --bids "$WORK/phantom" --out "$WORK/dataset" --shape 56 64 56 --isotropic --val 8 --seed 0 --jobs 2
 $PY -m monai.bundle run training --config_file "['bundle/configs/train.json','bundle/configs/demo.json']" \
     --work_dir "$WORK" --dataset_dir "$WORK/dataset" --normalization_file "$WORK/dataset/sh_stats.json" \
     --max_iterations "$ITERATIONS" --checkpoint_every_epochs 10 --sample_every 250 --log_every 50

