@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prepared: DWI -> FOD as the main job; truth: the phantom's true FODs")
     parser.add_argument("--backend", default="auto", help="tractography backend (auto, mrtrix, dipy)")
     parser.add_argument("--algorithms", nargs="+", default=["probabilistic"], help="tracking algorithms")
-    parser.add_argument("--tract-streamlines", type=int, default=200, help="streamlines per tract (the main job's)")
+    parser.add_argument("--tract-streamlines", type=int, default=1000, help="streamlines per tract (the main job's)")
+    parser.add_argument("--tract-seeds", type=int, default=20, help="seeds per requested streamline (the main job's)")
     parser.add_argument("--streamlines", type=int, default=1000, help="whole-brain streamlines (not used for Dice)")
     parser.add_argument("--jobs", type=int, default=2, help="subjects in parallel")
     parser.add_argument("--target", type=float, default=0.6, help="minimum Dice every tract must reach")
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     cfg = EvaluationConfig(synthetic=out, reference=out, out=out / "evaluation", backend=args.backend,
                            algorithms=tuple(args.algorithms), streamlines=args.streamlines,
-                           tract_streamlines=args.tract_streamlines, template="phantom", truth=phantom, jobs=args.jobs,
+                           tract_streamlines=args.tract_streamlines, tract_seeds=args.tract_seeds, template="phantom",
+                           truth=phantom, jobs=args.jobs,
                            progress=False)
     if args.source == "truth":  # the true FOD files are named sub-XXXX_fod: link them under the subject's name
         linked = out / "truth_fods"

@@ -42,11 +42,12 @@ __all__ = ["BUNDLES", "DEMO_SHAPE", "PhantomSubject", "make_subject", "make_popu
            "load_mni_tissue", "load_aal"]
 
 #: Bundle centrelines in MNI millimetres (x right, y anterior, z superior): name -> control points.
-#: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases.
+#: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases; the IFOF's
+#: occipital course runs about 8 mm above the optic radiation's, so that the two stay apart at 3 mm voxels.
 _LEFT = {
     "CST": [(-8, -22, -42), (-14, -18, -20), (-20, -14, 4), (-24, -18, 30), (-30, -22, 56)],
     "AF": [(-44, 12, 24), (-38, -14, 32), (-40, -40, 26), (-48, -48, 6), (-52, -30, -10)],
-    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-34, -20, -4), (-32, -56, 2), (-24, -86, 6)],
+    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-34, -20, -2), (-32, -54, 10), (-26, -84, 14)],
     "UF": [(-22, 36, -8), (-30, 18, -12), (-34, 6, -20), (-38, 12, -32)],
     "OR": [(-20, -24, -4), (-32, -40, 0), (-30, -64, 4), (-16, -92, 6)],
 }
@@ -210,22 +211,14 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
     sigma_vox = np.maximum(np.diag(affine)[:3] / np.abs(np.diag(tissue_affine)[:3]) / 2.355, 0.0)
     wm = np.clip(_sample(gaussian_filter(wm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
     gm = np.clip(_sample(gaussian_filter(gm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
-    total = wm + gm
-    over = total > 1
-    wm[over], gm[over] = wm[over] / total[over], gm[over] / total[over]
-    mask = (wm + gm) > 0.15
-    csf = np.where(mask, np.clip(1 - wm - gm, 0, 1), 0.0)
-    aal_labels, aal_affine, _ = load_aal()
-    aal = _sample(aal_labels.astype(np.float32), aal_affine, template_points, 0).astype(np.int16) * mask
 
     names = list(BUNDLES)
-    fod = np.zeros(tuple(shape) + ((lmax + 1) * (lmax + 2) // 2,), dtype=np.float64)
-    bundle_masks = np.zeros(tuple(shape) + (len(names),), dtype=np.uint8)
     params: dict = {"index": index, "seed": seed, "bundles": {}}
     spacing = np.diag(affine)[:3]
     edge = _edge_width(spacing)
     flat = world.reshape(-1, 3)
-    for b, name in enumerate(names):
+    weights, lobes, densities = [], [], []
+    for name in names:
         kind = name.split("_")[0]
         control = np.asarray(BUNDLES[name], dtype=np.float64)
         jitter = rng.normal(0, 2.0 * variation, control.shape)
@@ -236,12 +229,26 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
         points, tangents = _centreline(warp.forward(control + jitter))
         # the centreline is built from warped control points, so its tangents are already in subject space
         dist, nearest = cKDTree(points).query(flat)
-        fraction = _tube_fraction(dist.reshape(shape), radius, edge)
-        weight = density * fraction * np.sqrt(wm)
-        lobes = fibre_lobe(tangents, lmax).numpy()[nearest].reshape(tuple(shape) + (-1,))  # one lobe per centreline point
-        fod += weight[..., None] * lobes
-        bundle_masks[..., b] = ((fraction >= 0.5) & (wm > 0.2)).astype(np.uint8)
+        weights.append(density * _tube_fraction(dist.reshape(shape), radius, edge))  # the bundle's fibre volume fraction
+        densities.append(density)
+        lobes.append((fibre_lobe(tangents, lmax).numpy(), nearest))  # one lobe per centreline point
         params["bundles"][name] = {"radius_mm": round(float(radius), 3), "density": round(float(density), 3)}
+    # a bundle IS white matter: where the template's WM probability is lower than the bundles' fibre fraction (the
+    # rough centrelines cross the template's grey matter and sulci, e.g. the uncinate's temporal course), the
+    # bundles make it white matter, so that no bundle is cut by a gap that no tracker could cross
+    wm = np.maximum(wm, np.clip(np.sum(weights, axis=0), 0, 1))
+    gm = np.minimum(gm, 1 - wm)
+    mask = (wm + gm) > 0.15
+    csf = np.where(mask, np.clip(1 - wm - gm, 0, 1), 0.0)
+    aal_labels, aal_affine, _ = load_aal()
+    aal = _sample(aal_labels.astype(np.float32), aal_affine, template_points, 0).astype(np.int16) * mask
+
+    fod = np.zeros(tuple(shape) + ((lmax + 1) * (lmax + 2) // 2,), dtype=np.float64)
+    bundle_masks = np.zeros(tuple(shape) + (len(names),), dtype=np.uint8)
+    for b, (weight, (lobe, nearest)) in enumerate(zip(weights, lobes)):
+        fod += weight[..., None] * lobe[nearest].reshape(tuple(shape) + (-1,))
+        # the ground truth: where the bundle fills at least half of the voxel (its tube, see _tube_fraction)
+        bundle_masks[..., b] = ((weight >= 0.5 * densities[b]) & mask).astype(np.uint8)
     fod[..., 0] += 0.15 * wm / np.sqrt(4 * np.pi)  # weakly oriented "background" white matter
     fod[~mask] = 0
     return PhantomSubject(fod.astype(np.float32), wm.astype(np.float32), gm.astype(np.float32), csf.astype(np.float32),
