@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=2, help="subjects prepared and evaluated in parallel")
     parser.add_argument("--eval-streamlines", type=int, default=2000,
                         help="whole-brain streamlines per subject in the evaluation (the paper: 5,000,000)")
-    parser.add_argument("--eval-tract-streamlines", type=int, default=200,
-                        help="streamlines per tract in the evaluation (the bundle's default: 2000)")
+    parser.add_argument("--eval-tract-streamlines", type=int, default=1000,
+                        help="streamlines per tract in the evaluation (the bundle's default: 2000); on the demo grid 1000 "
+                             "fill the corpus callosum's 1 mm mask enough for a Dice of 0.6 with its ground truth, 200 not")
     parser.add_argument("--seed", type=int, default=0, help="seed of the phantom, the split, training and sampling")
     return parser
 

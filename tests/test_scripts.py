@@ -35,6 +35,11 @@ def test_tutorial_runs_and_writes_figures(tutorial: Path, tmp_path: Path) -> Non
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
 
 
+#: the main job's grid in this test (None: the demo grid, 56 x 64 x 56, 6 x the voxels of 32 x 32 x 32); the demo grid's
+#: phantom, preparation and tract recovery run at full size in tests/evaluation/test_truth_recovery.py
+MAIN_JOB_GRID: list[int] | None = [32, 32, 32]
+
+
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A fresh clone after the main job: ``bundle/`` (configs copied, the shipped models linked), ``scripts/`` and
@@ -43,6 +48,9 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     clone = tmp_path_factory.mktemp("clone")
     (clone / "bundle").mkdir()
     shutil.copytree(REPO_ROOT / "bundle" / "configs", clone / "bundle" / "configs")
+    if MAIN_JOB_GRID is not None:  # the clone's demo grid, as a user would override it
+        demo_json = clone / "bundle" / "configs" / "demo.json"
+        demo_json.write_text(json.dumps(json.loads(demo_json.read_text()) | {"spatial_shape": MAIN_JOB_GRID}, indent=4))
     (clone / "bundle" / "models").symlink_to(REPO_ROOT / "bundle" / "models")
     (clone / "scripts").symlink_to(REPO_ROOT / "scripts")
     (clone / ".venv").symlink_to(Path(sys.prefix))

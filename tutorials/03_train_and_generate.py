@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+import torch
 from monai.bundle import ConfigWorkflow
 
 from monai_fodgan.bundle_paths import source_bundle
@@ -56,14 +57,15 @@ print(json.loads((dataset / "datalist.json").read_text())["training"][:2])
 # %% [markdown]
 # ## Training from Python
 # `ConfigWorkflow` parses the bundle with overrides; `initialize`/`run`/`finalize` are what
-# `python -m monai.bundle run training` does. The `tiny` preset and six iterations keep this a few seconds
-# long; it only shows the mechanics (the paper trained 37,000 iterations).
+# `python -m monai.bundle run training` does. The `tiny` preset, this tutorial's 32 x 32 x 16 grid (`demo.json`'s is
+# the 56 x 64 x 56 demo grid) and six iterations keep this a few seconds long; it only shows the mechanics (the
+# paper trained 37,000 iterations).
 
 # %%
 training = out / "training"
 workflow = ConfigWorkflow(
     config_file=[str(configs / "train.json"), str(configs / "demo.json")], workflow_type="train",
-    preset="tiny", dataset_dir=str(dataset), normalization_file=str(dataset / "sh_stats.json"),
+    preset="tiny", spatial_shape=[32, 32, 16], dataset_dir=str(dataset), normalization_file=str(dataset / "sh_stats.json"),
     output_dir=str(training), checkpoint_file=str(training / "model.pt"), max_iterations=6, epoch_length=3,
     sample_every=3, log_every=3,
 )
@@ -79,7 +81,7 @@ print("trained:", sorted(p.name for p in training.iterdir()))
 
 # %%
 mine = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=training / "model.pt",
-                   preset="tiny")
+                   preset="tiny", spatial_shape=[32, 32, 16])
 fod = mine.normalization.denormalize(sample_images(mine.generator, 1, seed=0), channel_dim=1)[0]
 save_fod(fod, out / "synthetic" / "sub-synth0001.nii.gz", affine=mine.affine)
 print("a synthetic subject:", tuple(fod.shape), "on the training grid")
@@ -92,7 +94,9 @@ print("a synthetic subject:", tuple(fod.shape), "on the training grid")
 # that training wrote to `work_dir`, with `demo.json` the main job's `demo_output/training/model.pt`.)
 
 # %%
-shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=bundle / "models" / "model.pt")
+shipped_grid = torch.load(bundle / "models" / "model.pt", weights_only=True)["grid"]["spatial_shape"]  # its training grid
+shipped = load_bundle(bundle, config_file=[configs / "inference.json", configs / "demo.json"], model_file=bundle / "models" / "model.pt",
+                      spatial_shape=list(shipped_grid))
 samples = shipped.normalization.denormalize(sample_images(shipped.generator, 3, seed=1), channel_dim=1)
 real = load_fod(dataset / json.loads((dataset / "datalist.json").read_text())["training"][0]["image"])
 plot_fod_slices([real, fod, *samples], ["real (phantom)", "after 6 iterations", "shipped model 1", "shipped model 2",

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from monai_fodgan.bundle_paths import source_bundle
 from monai_fodgan.data.phantom import make_population, mni_box
@@ -62,8 +63,9 @@ for k in range(1, 8):
 # frame, so resampling needs no SH reorientation).
 
 # %%
+shipped = source_bundle() / "models" / "model.pt"  # the shipped demo model, built on its own training grid
 model = load_bundle(source_bundle(), config_file=[source_bundle() / "configs" / f for f in ("inference.json", "demo.json")],
-                    model_file=source_bundle() / "models" / "model.pt")  # the shipped demo model
+                    model_file=shipped, spatial_shape=list(torch.load(shipped, weights_only=True)["grid"]["spatial_shape"]))
 samples = model.normalization.denormalize(sample_images(model.generator, 4, seed=3), channel_dim=1)
 for k, fod in enumerate(samples, start=1):
     on_grid, affine = resample_fod_to_box(fod, model.affine, mni_box(), shape)

@@ -127,6 +127,17 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
         return BACKENDS[backend](item, dwi, work, lmax=cfg.lmax)
 
 
+def _process_subject_in_worker(item: DWIInput, cfg: PrepareConfig, nthreads: int) -> dict:
+    """:func:`_process_subject` in a forked worker, with torch on ONE thread first: a worker forked from a process
+    whose torch has already run an OpenMP parallel region (e.g. one that just wrote a phantom population on the
+    56 x 64 x 56 demo grid) hangs in its first parallel region otherwise (GNU OpenMP is not fork-safe), and one
+    thread never enters one. MRtrix3 commands still get ``nthreads`` (their own processes); torch only resamples."""
+    import torch
+
+    torch.set_num_threads(1)
+    return _process_subject(item, cfg, nthreads)
+
+
 def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -> dict:
     """Stage 1 for one subject (runs in a worker process). Never raises: failures come back as a status."""
     start = time.perf_counter()
@@ -325,7 +336,7 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
             _report(records[-1], len(records), len(items), progress)
     else:
         with process_pool(jobs) as pool:  # workers die with this process
-            futures = [pool.submit(_process_subject, item, cfg, nthreads) for item in items]
+            futures = [pool.submit(_process_subject_in_worker, item, cfg, nthreads) for item in items]
             for future in futures:
                 records.append(future.result())
                 _report(records[-1], len(records), len(items), progress)
