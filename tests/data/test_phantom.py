@@ -125,7 +125,8 @@ def test_mrtrix_recovers_ground_truth_fod(mrtrix: None, tmp_path: Path, snr: flo
 
 def test_population_command_and_prepare_both_backends(mrtrix: None, tmp_path: Path) -> None:
     root = tmp_path / "phantom"
-    proc = subprocess.run([sys.executable, "-m", "monai_fodgan.data.phantom", "--out", str(root), "--n", "4"],
+    proc = subprocess.run([sys.executable, "-m", "monai_fodgan.data.phantom", "--out", str(root), "--n", "4",
+                           "--shape", "32", "32", "16"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert len(list(root.glob("sub-*/dwi/*_dwi.nii.gz"))) == 4

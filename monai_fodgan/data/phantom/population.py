@@ -43,11 +43,12 @@ __all__ = ["BUNDLES", "DEMO_SHAPE", "PhantomSubject", "make_subject", "make_popu
 
 #: Bundle centrelines in MNI millimetres (x right, y anterior, z superior): name -> control points.
 #: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases; the IFOF's
-#: occipital course runs about 8 mm above the optic radiation's, so that the two stay apart at 3 mm voxels.
+#: temporal and occipital course runs about 10 mm above the optic radiation's, so that the two stay apart at 3 mm
+#: voxels (a tracker cannot tell two parallel bundles apart where their tubes touch).
 _LEFT = {
     "CST": [(-8, -22, -42), (-14, -18, -20), (-20, -14, 4), (-24, -18, 30), (-30, -22, 56)],
     "AF": [(-44, 12, 24), (-38, -14, 32), (-40, -40, 26), (-48, -48, 6), (-52, -30, -10)],
-    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-34, -20, -2), (-32, -54, 10), (-26, -84, 14)],
+    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-36, -20, 4), (-34, -54, 14), (-26, -84, 16)],
     "UF": [(-22, 36, -8), (-30, 18, -12), (-34, 6, -20), (-38, 12, -32)],
     "OR": [(-20, -24, -4), (-32, -40, 0), (-30, -64, 4), (-16, -92, 6)],
 }
