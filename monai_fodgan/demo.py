@@ -1,7 +1,7 @@
 """The main job on built-in demo data: ``python -m monai_fodgan.demo --out DIR``.
 
-Planned for under 15 minutes on 2 idle CPU cores, end to end, on the demo grid (``configs/demo.json``: 56 x 64 x 56, about 3 mm
-isotropic voxels over the brain, where reference subjects recover their own ground-truth bundles):
+Planned for under 15 minutes on 2 idle CPU cores, end to end, on the demo grid (``configs/demo.json``: 56 x 64 x 56,
+about 3 mm isotropic voxels over the brain, where reference subjects recover their own ground-truth bundles):
 
 1. writes the phantom population (brain-like FODs and simulated multi-shell DWI in MNI space, on the demo grid);
 2. prepares it like a real cohort (DWI -> FOD with MRtrix3 when installed, else DIPY; the cohort's brain box
