@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--voxel", type=float, help="isotropic tracking voxel in mm (default: the data's smallest voxel size)")
     p.add_argument("--cutoff", type=float, default=d["cutoff"].default, help="FOD amplitude cutoff (MRtrix3's default)")
     p.add_argument("--max-length", type=float, default=d["max_length_mm"].default, help="maximum streamline length, mm")
+    p.add_argument("--step-voxels", type=float, default=None,
+                   help="tracking step in voxels (default: MRtrix3's, iFOD2 0.5 and FACT 0.1 voxel)")
+    p.add_argument("--min-length-voxels", type=float, default=d["min_length_voxels"].default,
+                   help="shortest streamline kept, in voxels (MRtrix3's default)")
     p.add_argument("--mask-voxel", type=float, default=d["mask_voxel_mm"].default, help="tract mask voxel in mm (paper: 1)")
     p.add_argument("--mask-threshold", type=float, default=0.0,
                    help="fraction of a tract's streamlines a 1 mm mask voxel needs (0: any, as the paper)")
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             synthetic_key=args.synthetic_key, reference_key=args.reference_key, training_key=args.training_key,
             backend=args.backend, tracts=tuple(args.tracts), algorithms=tuple(args.algorithms),
             streamlines=args.streamlines, tract_streamlines=args.tract_streamlines, tract_seeds=args.tract_seeds, voxel_mm=args.voxel,
-            cutoff=args.cutoff, max_length_mm=args.max_length, mask_voxel_mm=args.mask_voxel, mask_threshold=args.mask_threshold, atlas=args.atlas,
+            cutoff=args.cutoff, max_length_mm=args.max_length, step_voxels=args.step_voxels,
+            min_length_voxels=args.min_length_voxels, mask_voxel_mm=args.mask_voxel, mask_threshold=args.mask_threshold, atlas=args.atlas,
             template=args.template, syn=not args.no_syn, truth=args.truth, mantel_permutations=args.mantel_permutations,
             mmd_permutations=args.mmd_permutations, jobs=args.jobs, scheduler=args.scheduler, memory_gb=args.memory_gb, seed=args.seed,
             progress=not args.no_progress, wait=args.wait)

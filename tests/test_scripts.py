@@ -35,6 +35,11 @@ def test_tutorial_runs_and_writes_figures(tutorial: Path, tmp_path: Path) -> Non
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
 
 
+#: the main job's grid in this test (None: demo.json's, the shipped model's 32 x 32 x 16, which the main job continues);
+#: the 3 mm grid's phantom, preparation and tract recovery run at full size in tests/evaluation/test_truth_recovery.py
+MAIN_JOB_GRID: list[int] | None = None
+
+
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A fresh clone after the main job: ``bundle/`` (configs copied, the shipped models linked), ``scripts/`` and
@@ -47,12 +52,19 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         shutil.copytree(REPO_ROOT / name / "configs", clone / name / "configs")
         (clone / name / "models").symlink_to(REPO_ROOT / name / "models")
     shutil.copytree(REPO_ROOT / "bundle" / "docs", clone / "bundle" / "docs")  # the metadata schema
+    if MAIN_JOB_GRID is not None:  # the clone's demo grid, as a user would override it
+        demo_json = clone / "bundle" / "configs" / "demo.json"
+        demo_json.write_text(json.dumps(json.loads(demo_json.read_text()) | {"spatial_shape": MAIN_JOB_GRID}, indent=4))
     (clone / "scripts").symlink_to(REPO_ROOT / "scripts")
     (clone / ".venv").symlink_to(Path(sys.prefix))
     stdout = _run(["-m", "monai_fodgan.demo", "--out", "demo_output", "--subjects", "8", "--iterations", "2", "--samples", "3",
                    "--eval-streamlines", "1000", "--eval-tract-streamlines", "50", "--taskgen-subjects", "48"],
                   cwd=clone, timeout=1200)
     return clone, stdout
+
+
+def _demo_grid(clone: Path) -> list[int]:
+    return json.loads((clone / "bundle" / "configs" / "demo.json").read_text())["spatial_shape"]
 
 
 def test_demo_trains_from_the_shipped_model_and_generates(main_job: tuple[Path, str]) -> None:
@@ -65,11 +77,18 @@ def test_demo_trains_from_the_shipped_model_and_generates(main_job: tuple[Path, 
     assert "demo finished" in stdout and "Evaluation report: " + str(demo / "evaluation" / "report.html") in stdout
     shipped = torch.load(REPO_ROOT / "bundle" / "models" / "demo_checkpoint.pt", weights_only=True)
     trained = torch.load(demo / "training" / "model.pt", weights_only=True)
-    assert trained["trainer"]["iteration"] == shipped["trainer"]["iteration"] + 2  # continued, not restarted
+    grid = _demo_grid(clone)
+    if list(shipped["grid"]["spatial_shape"]) == grid:
+        assert trained["trainer"]["iteration"] == shipped["trainer"]["iteration"] + 2  # continued, not restarted
+    else:  # a shipped model of another grid cannot be continued: the demo says so and starts from scratch
+        assert "FROM SCRATCH" in stdout and trained["trainer"]["iteration"] == 2
     synthetic = sorted((demo / "synthetic").glob("sub-synth*.nii.gz"))
     assert [p.name for p in synthetic] == ["sub-synth0001.nii.gz", "sub-synth0002.nii.gz", "sub-synth0003.nii.gz"]
     for path in synthetic + sorted((demo / "augmented").glob("*.nii.gz")):
-        assert load_fod(path).shape == (28, 32, 32, 16)
+        assert load_fod(path).shape == (28, *grid)
+    if json.loads((clone / "bundle" / "configs" / "demo.json").read_text()).get("isotropic_crop"):
+        spacing = nib.load(str(synthetic[0])).header.get_zooms()[:3]
+        np.testing.assert_allclose(spacing, spacing[0], rtol=1e-5)  # the cohort crop keeps the voxels isotropic
     for figure in ("prepared_slices.png", "synthetic_slices.png"):
         assert (demo / figure).stat().st_size > 10_000
     # the evaluation of the generated subjects against the validation subjects, computed from them
@@ -106,7 +125,8 @@ def test_demo_log_reads_as_steps_with_their_own_durations(main_job: tuple[Path, 
         assert "--config_file \"['" in command and "'\"'\"'" not in command and " --work_dir demo_output" in command
     # one resume message, ours, with the real position; not Ignite's "resuming from iteration 0"
     assert "Engine run resuming from iteration 0" not in stdout
-    assert "resumed from " in stdout and "demo_checkpoint.pt at iteration" in stdout
+    if "FROM SCRATCH" not in stdout:
+        assert "resumed from " in stdout and "demo_checkpoint.pt at iteration" in stdout
 
 
 def test_benchmark_prints_ratio(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ _LEFT_TRACTS: dict[str, dict[str, list[Box]]] = {
     # uncinate: orbitofrontal to the temporal pole, hooking around the insula
     "UF": {"include": [((-30, 28, -18), (-14, 44, 2)), ((-46, 0, -42), (-28, 22, -24))],
            "exclude": [_MIDLINE_ABOVE_BRAINSTEM]},
-    # optic radiation: lateral geniculate region to the occipital pole; never anterior to the LGN
-    "OR": {"include": [((-28, -32, -12), (-12, -16, 4)), ((-26, -100, -4), (-6, -82, 18))],
+    # optic radiation: lateral geniculate region (LGN about (-22, -26, -6)) to the occipital pole; never anterior to
+    # the LGN; the LGN box ends at y -20, behind the corticospinal tract of the internal capsule
+    "OR": {"include": [((-30, -34, -12), (-14, -20, 2)), ((-26, -100, -4), (-6, -82, 18))],
            "exclude": [_MIDLINE_ABOVE_BRAINSTEM, ((-90, 8, -80), (0, 90, 90))]},
 }
 

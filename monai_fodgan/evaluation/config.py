@@ -38,7 +38,10 @@ class EvaluationConfig:
         tract_streamlines: streamlines per tract and algorithm (TractSeg's default 2000).
         tract_seeds: a tract's seed budget, in seeds per requested streamline (MRtrix3's default is 1000).
         voxel_mm: isotropic tracking voxel; None: the data's smallest voxel size (paper: 1.25 mm).
-        cutoff: FOD amplitude cutoff (MRtrix3's default 0.1).
+        cutoff: FOD amplitude cutoff (MRtrix3's default 0.1; an FOD amplitude, independent of the voxel size).
+        step_voxels: tracking step in voxels of the tracking image; None: the algorithm's MRtrix3 default (iFOD2 0.5,
+            FACT 0.1 voxel), so the step scales with the data's voxel size.
+        min_length_voxels: shortest streamline kept, in voxels of the tracking image (MRtrix3's default: 5).
         max_length_mm: maximum streamline length (paper: 250 mm).
         mask_voxel_mm: voxel size of tract masks (paper: 1 mm).
         mask_threshold: fraction of a tract's streamlines a mask voxel needs (0: any, as the paper).
@@ -76,6 +79,8 @@ class EvaluationConfig:
     tract_seeds: int = TrackingSettings.seeds_per_streamline
     voxel_mm: float | None = TrackingSettings.voxel_mm
     cutoff: float = TrackingSettings.cutoff
+    step_voxels: float | None = TrackingSettings.step_voxels
+    min_length_voxels: float = TrackingSettings.min_length_voxels
     max_length_mm: float = TrackingSettings.max_length_mm
     mask_voxel_mm: float = 1.0
     mask_threshold: float = 0.0
@@ -126,6 +131,10 @@ class EvaluationConfig:
             self.truth = None if self.truth is None else self.truth.absolute()
             if self.template not in TEMPLATES:
                 self.template = str(Path(self.template).absolute())
+        if self.step_voxels is not None and not self.step_voxels > 0:
+            raise ValueError(f"step_voxels must be > 0 (or None), got {self.step_voxels}.")
+        if not self.min_length_voxels >= 0:
+            raise ValueError(f"min_length_voxels must be >= 0, got {self.min_length_voxels}.")
         if not 0.0 <= self.mask_threshold < 1.0:
             raise ValueError(f"mask_threshold must be in [0, 1), got {self.mask_threshold}.")
 

@@ -37,7 +37,7 @@ from monai_fodgan.evaluation.tracts import MaskGrid, dice_indices, indices_on_gr
 from monai_fodgan.executors import LostSubjectError, threads_per_subject
 from monai_fodgan.workspace import WORK_NAME
 
-__all__ = ["SubjectTask", "analyse_subject", "lost_subject", "task_identity", "N_NODES", "subject_cache_name"]
+__all__ = ["SubjectTask", "analyse_subject", "lost_subject", "task_identity", "N_NODES", "subject_cache_name", "tracking_settings"]
 
 N_NODES = 116  # AAL regions
 
@@ -54,6 +54,14 @@ class SubjectTask:
     template: str  # "mni-wm", or a NIfTI path (the phantom template is written to the cache first)
     template_id: str  # what identifies the template's contents in cache keys
     nthreads: int | None  # CPU threads of the non-tracking steps; None: the Dask worker's share of its CPUs
+
+
+def tracking_settings(cfg: EvaluationConfig) -> TrackingSettings:
+    """The tracking settings of an evaluation. One thread per tracking command: seeded MRtrix3 and DIPY tracking
+    repeat exactly only single-threaded, so the results do not depend on ``jobs`` (parallelism is across subjects)."""
+    return TrackingSettings(voxel_mm=cfg.voxel_mm, cutoff=cfg.cutoff, max_length_mm=cfg.max_length_mm, seed=cfg.seed,
+                            nthreads=1, seeds_per_streamline=cfg.tract_seeds, step_voxels=cfg.step_voxels,
+                            min_length_voxels=cfg.min_length_voxels)
 
 
 def subject_cache_name(digest: str, step: str) -> str:
@@ -81,6 +89,7 @@ def _tracking_key(task: SubjectTask, backend: str) -> str:
     # v2: tract profiles and densities by DIPY (tracts.py), which differ from v1 at the field of view's edge
     return make_key("tracking-v2", task.digest, _atlas_key(task), backend, cfg.algorithms, cfg.tracts, cfg.streamlines,
                     cfg.tract_streamlines, cfg.tract_seeds, cfg.voxel_mm, cfg.cutoff, cfg.max_length_mm, cfg.mask_threshold,
+                    cfg.step_voxels, cfg.min_length_voxels,
                     cfg.profile_points, task.grid.shape, task.grid.affine.round(6).tolist(), cfg.seed, _truth_id(task))
 
 
@@ -157,10 +166,7 @@ def _tracking_step(task: SubjectTask, backend: str, cache: ResultCache, fod: np.
     if hit is not None:
         return hit
     start = time.perf_counter()
-    # one thread per tracking command: seeded MRtrix3 and DIPY tracking repeat exactly only single-threaded, so the
-    # results do not depend on --jobs (parallelism is across subjects)
-    settings = TrackingSettings(voxel_mm=cfg.voxel_mm, cutoff=cfg.cutoff, max_length_mm=cfg.max_length_mm, seed=cfg.seed,
-                                nthreads=1, seeds_per_streamline=cfg.tract_seeds)
+    settings = tracking_settings(cfg)
     (cfg.out / WORK_NAME).mkdir(parents=True, exist_ok=True)  # the output's work area, cleaned at the next start
     work = Path(tempfile.mkdtemp(prefix=f"{task.digest[:12]}-{backend}-", dir=cfg.out / WORK_NAME))
     try:

@@ -111,11 +111,12 @@ def _resolve_template(cfg: EvaluationConfig, cache: ResultCache) -> tuple[str, s
     if cfg.template == "phantom":
         from monai_fodgan.data.phantom import template_afd
 
-        path = cache.root / "templates" / "phantom_afd.nii.gz"
+        version = "phantom-v2"  # raised whenever the phantom changes: cached templates and atlases of older ones are not used
+        path = cache.root / "templates" / f"{version}_afd.nii.gz"
         if not path.is_file():
             data, affine = template_afd(2.0)
             save_nifti(data, affine, path)
-        return str(path), "phantom-v1"
+        return str(path), version
     return str(cfg.template), file_digest(cfg.template)
 
 

@@ -48,8 +48,13 @@ TARGETS = {
     "memorisation": (0, "ours: no synthetic subject closer to a training subject than every held-out subject is"),
     "registration": (0.5, "ours: correlation of the subject's AFD with the registered template of at least 0.5 for "
                           "every subject (on the phantom, registration raises it from about 0.5 to 0.9)"),
-    "truth_tracts": (0.25, "phantom ground truth: Dice of every reference tract with the known bundle of at least 0.25 "
-                            "(CC and CST reach 0.35-0.7 on the phantom at 32 x 32 x 16)"),
+    "truth_tracts": (0.6, "phantom ground truth: probabilistic Dice of every reference tract with its known bundle of at "
+                           "least 0.6, mean over reference subjects (issue 12; on the demo grid, 56 x 64 x 56 at 3.125 mm, "
+                           "with 1000 streamlines per tract every tract's mean is 0.66 or more: "
+                           "benchmarks/phantom_tract_recovery.py)"),
+    "truth_tracts_deterministic": (0.25, "phantom ground truth: deterministic (FACT) Dice of every reference tract with "
+                                         "its known bundle of at least 0.25 (deterministic streamlines fill less of a "
+                                         "bundle than probabilistic ones)"),
     "truth_atlas": (0.7, "phantom ground truth: AAL Dice of the registered atlas with the known labels of at least 0.7"),
 }
 
@@ -230,7 +235,7 @@ def _tract_checks(backend: str, tracts: dict, efficiency: dict) -> Iterable[dict
         else:
             yield _check(f"tract Dice synthetic-reference / reference-reference {label}", source, "n/a", "n/a",
                          "needs two reference subjects with the tract")
-        limit, source = TARGETS["truth_tracts"]
+        limit, source = TARGETS["truth_tracts" if algorithm == "probabilistic" else "truth_tracts_deterministic"]
         truth = {t: _mean(section[t].get("truth_dice", {}).get("reference")) for t in names}
         truth = {t: v for t, v in truth.items() if v is not None}
         if truth:

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", choices=CROPS, default="cohort",
                    help="cohort: one brain box for all subjects (as the paper); subject: each its own box; "
                         "hcp: the paper's slices of the 145 x 174 x 145 HCP grid")
+    p.add_argument("--isotropic", action="store_true",
+                   help="widen the crop box so that --shape gets isotropic voxels (the demo: 56 64 56, about 3 mm)")
     p.add_argument("--val", type=float, default=0.1, help="validation subjects: count, or fraction if < 1")
     p.add_argument("--seed", type=int, default=0, help="seed of the training/validation split")
     p.add_argument("--jobs", type=int, default=1, help="subjects processed in parallel (CPU threads are shared among them)")
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             items = [DWIInput(subject, dwi=args.dwi, bval=args.bval, bvec=args.bvec, mask=args.mask, fod=args.fod)]
         cfg = PrepareConfig(out=args.out, backend=args.backend, lmax=args.lmax, shape=tuple(args.shape), crop=args.crop,
                             n_val=args.val, seed=args.seed, jobs=args.jobs, scheduler=args.scheduler,
-                            responses=tuple(args.responses) if args.responses else None, recrop=args.recrop,
+                            responses=tuple(args.responses) if args.responses else None, recrop=args.recrop, isotropic=args.isotropic,
                             wait=args.wait)
     except (OSError, ValueError) as e:
         parser.error(os_error_message(e) if isinstance(e, OSError) else str(e))

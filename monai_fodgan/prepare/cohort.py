@@ -45,7 +45,7 @@ from monai_fodgan.locking import OutputLock
 from monai_fodgan.prepare.backends import BACKENDS, FODResult, choose_backend
 from monai_fodgan.prepare.dwi import DWIInput, load_dwi
 from monai_fodgan.prepare.options import CROPS, RESAMPLING_WARN_FACTOR
-from monai_fodgan.prepare.standardise import resample_fod_to_box, union_box, world_bounding_box
+from monai_fodgan.prepare.standardise import isotropic_box, resample_fod_to_box, union_box, world_bounding_box
 from monai_fodgan.safe_paths import UnsafePathError, check_subject_id, path_under
 from monai_fodgan.sh import n_coeffs
 from monai_fodgan.transforms.normalize import SHNormalization
@@ -75,6 +75,8 @@ class PrepareConfig:
         stats_quantile: quantile of |coefficient| mapped to 1 by the normalisation statistics.
         recrop: when adding subjects to an existing "cohort"-cropped dataset whose crop box does not hold them,
             re-crop every subject to the union box instead of failing the new ones.
+        isotropic: widen the crop box (cohort or subject) about its centre so that ``shape`` gets isotropic voxels
+            (:func:`~.standardise.isotropic_box`); otherwise each axis gets its own spacing, as the paper's grid.
         wait: when another run holds ``out``, wait for it instead of refusing.
     """
 
@@ -90,6 +92,7 @@ class PrepareConfig:
     responses: tuple[Path, ...] | None = None
     stats_quantile: float = 1.0
     recrop: bool = False
+    isotropic: bool = False
     wait: bool = False
 
     def __post_init__(self) -> None:
@@ -128,6 +131,17 @@ def _native_fod(item: DWIInput, backend: str, cfg: PrepareConfig, nthreads: int 
         return BACKENDS[backend](item, dwi, work, lmax=cfg.lmax)
 
 
+def _process_subject_in_worker(item: DWIInput, cfg: PrepareConfig, nthreads: int) -> dict:
+    """:func:`_process_subject` in a forked worker, with torch on ONE thread first: a worker forked from a process
+    whose torch has already run an OpenMP parallel region (e.g. one that just wrote a phantom population on the
+    56 x 64 x 56 demo grid) hangs in its first parallel region otherwise (GNU OpenMP is not fork-safe), and one
+    thread never enters one. MRtrix3 commands still get ``nthreads`` (their own processes); torch only resamples."""
+    import torch
+
+    torch.set_num_threads(1)
+    return _process_subject(item, cfg, nthreads)
+
+
 def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -> dict:
     """Stage 1 for one subject (runs in a worker process). Never raises: failures come back as a status."""
     start = time.perf_counter()
@@ -158,7 +172,12 @@ def _process_subject(item: DWIInput, cfg: PrepareConfig, nthreads: int | None) -
 def _process_subject_task(task: tuple[DWIInput, PrepareConfig, int | None]) -> dict:
     """:func:`_process_subject` of one ``(item, cfg, nthreads)``; ``nthreads`` None: the worker's share of CPUs."""
     item, cfg, nthreads = task
-    return _process_subject(item, cfg, threads_per_subject() if nthreads is None else nthreads)
+    nthreads = threads_per_subject() if nthreads is None else nthreads
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:  # a pool or Dask worker: see _process_subject_in_worker
+        return _process_subject_in_worker(item, cfg, nthreads)
+    return _process_subject(item, cfg, nthreads)
 
 
 def _lost_subject(subject: str, error: LostSubjectError) -> dict:
@@ -219,6 +238,8 @@ def _standardise(record: dict, cfg: PrepareConfig, box: np.ndarray | None) -> Pa
         save_nifti(std, std.affine, out)
         return out
     subject_box = np.asarray(record["brain_box_mm"]) if box is None else box
+    if box is None and cfg.isotropic:
+        subject_box = isotropic_box(subject_box, cfg.shape)
     fod, affine = resample_fod_to_box(img.as_tensor(), img.affine, subject_box, cfg.shape)
     record["resampling"] = _resampling_record(record["subject"], img.affine.numpy(), np.asarray(affine))
     save_nifti(fod, affine, out)
@@ -250,7 +271,7 @@ def _read_datalist(cfg: PrepareConfig, subjects: Sequence[str]) -> dict | None:
     except (AttributeError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: malformed datalist (expected training/validation lists of entries with "
                          f"'subject' and 'image'; {type(e).__name__}: {e}).") from None
-    wanted = {"lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop}
+    wanted = {"lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop, "isotropic": cfg.isotropic}
     everyone = {e["subject"] for key in ("training", "validation") for e in datalist.get(key, [])} <= set(subjects)
     for key, value in wanted.items():
         if key in datalist and datalist[key] != value:
@@ -349,9 +370,11 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
     if cfg.crop == "cohort" and ok:
         if box is None:
             box = union_box([np.asarray(r["brain_box_mm"]) for r in ok])
+            box = isotropic_box(box, cfg.shape) if cfg.isotropic else box
         elif cfg.recrop:  # every subject to the box holding them all, from its native FOD
             again = [json.loads((cfg.out / "native" / f"{s}.json").read_text()) | {"status": "kept"} for s in kept]
             box = union_box([np.asarray(r["brain_box_mm"]) for r in ok + again])
+            box = isotropic_box(box, cfg.shape) if cfg.isotropic else box
             ok = ok + again
         else:
             for r in ok:
@@ -377,7 +400,7 @@ def _prepare_locked(items: Sequence[DWIInput], cfg: PrepareConfig, progress: boo
     if train:
         save_json({
             "description": "monai_fodgan training set: FODs in MRtrix3's SH basis, world frame, on the training grid",
-            "lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop, "seed": cfg.seed,
+            "lmax": cfg.lmax, "shape": list(cfg.shape), "crop": cfg.crop, "isotropic": cfg.isotropic, "seed": cfg.seed,
             "crop_box_mm": None if box is None else np.asarray(box).tolist(),
             "training": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in train],
             "validation": [{"image": os.path.relpath(standardised[s], cfg.out), "subject": s} for s in val],

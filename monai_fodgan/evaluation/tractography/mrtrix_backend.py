@@ -59,9 +59,9 @@ class MRtrixTracker:
                    env={"MRTRIX_RNG_SEED": str(self.settings.seed * 1000 + self._calls)})
 
     def _common(self, algorithm: str) -> list[str | float]:
-        name, step, angle = ALGORITHMS[algorithm]
+        name, _, angle = ALGORITHMS[algorithm]
         voxel = self.image.voxel
-        return ["-algorithm", name, "-step", step * voxel, "-angle", angle, "-cutoff", self.settings.cutoff,
+        return ["-algorithm", name, "-step", self.settings.step(algorithm, voxel), "-angle", angle, "-cutoff", self.settings.cutoff,
                 "-minlength", self.settings.min_length(voxel), "-maxlength", self.settings.max_length_mm]
 
     def _source(self, algorithm: str) -> Path:
