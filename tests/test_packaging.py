@@ -67,9 +67,10 @@ def test_installed_wheel_copies_its_bundle_and_runs_inference(wheel: Path, tmp_p
     # the shared environment's packages (torch, MONAI, ...) without downloading them again; its .pth files (the
     # editable install of the source tree) are not processed from a path line, so the wheel's package is imported
     (site / "shared_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)], cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a source tree on it would shadow the wheel
     env.update(PYTHONUNBUFFERED="1", OMP_NUM_THREADS="2")
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)], cwd=tmp_path,
+         env=env)
 
     code = ("import json, monai_fodgan; from monai_fodgan.bundle_paths import source_bundle; "
             "print(json.dumps([monai_fodgan.__file__, str(source_bundle())]))")
