@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["STATUSES", "TARGETS", "verdict"]
+__all__ = ["STATUSES", "TARGETS", "summarise", "verdict"]
 
 STATUSES = ("pass", "fail", "pipeline", "n/a")
 
@@ -269,12 +269,16 @@ def verdict(metrics: dict) -> dict:
     for f in metrics.get("failed", []):
         checks.append(_check(f"analysis of {f['set']}/{f['subject']}", "every subject analysed", "failed", "pipeline",
                              f["error"]))
+    return summarise(checks, pipeline=lambda n: f"{n} pipeline failure(s): fix those first; some numbers below are not "
+                                                 "evidence either way.",
+                     fail="The synthetic subjects miss the targets of the checks marked fail.",
+                     ok="The synthetic subjects meet every target checked.")
+
+
+def summarise(checks: list[dict], pipeline, fail: str, ok: str) -> dict:
+    """``{"checks", "counts", "summary"}`` of a list of checks: the counts per status and one line, headed by
+    ``pipeline(n)`` when n checks are pipeline failures, else ``fail`` or ``ok`` (the FOD and DeepTaskGen verdicts)."""
     counts = {s: sum(c["status"] == s for c in checks) for s in STATUSES}
-    if counts["pipeline"]:
-        head = f"{counts['pipeline']} pipeline failure(s): fix those first; some numbers below are not evidence either way."
-    elif counts["fail"]:
-        head = "The synthetic subjects miss the targets of the checks marked fail."
-    else:
-        head = "The synthetic subjects meet every target checked."
+    head = pipeline(counts["pipeline"]) if counts["pipeline"] else (fail if counts["fail"] else ok)
     summary = f"{counts['pass']} pass, {counts['fail']} fail, {counts['pipeline']} pipeline failure(s), {counts['n/a']} n/a. {head}"
     return {"checks": checks, "counts": counts, "summary": summary}

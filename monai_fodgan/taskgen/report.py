@@ -24,7 +24,7 @@ from monai_fodgan.evaluation.report import (
     verdict_html,
     write_page,
 )
-from monai_fodgan.evaluation.verdict import STATUSES
+from monai_fodgan.evaluation.verdict import summarise
 from monai_fodgan.io import save_json
 from monai_fodgan.taskgen.evaluation import evaluate_cohort
 from monai_fodgan.taskgen.figures import (
@@ -87,15 +87,9 @@ def taskgen_verdict(metrics: dict) -> dict:
             ok = gap <= limit
             checks.append(_check(name, source, value + f" ({-gap:+.1%})", "pass" if ok else "fail",
                                  "" if ok else f"predicted maps explain {gap:.0%} less phenotype variance than actual maps"))
-    counts = {s: sum(c["status"] == s for c in checks) for s in STATUSES}
-    if counts["pipeline"]:
-        head = f"{counts['pipeline']} check(s) without evidence on these data."
-    elif counts["fail"]:
-        head = "The predictions miss the targets of the checks marked fail."
-    else:
-        head = "The predictions meet every target checked."
-    summary = f"{counts['pass']} pass, {counts['fail']} fail, {counts['pipeline']} pipeline failure(s), {counts['n/a']} n/a. {head}"
-    return {"checks": checks, "counts": counts, "summary": summary}
+    return summarise(checks, pipeline=lambda n: f"{n} check(s) without evidence on these data.",
+                     fail="The predictions miss the targets of the checks marked fail.",
+                     ok="The predictions meet every target checked.")
 
 
 def _key_numbers(m: dict) -> str:
