@@ -7,7 +7,8 @@ Each recipe (:data:`RECIPES`) is a set of ``train.json`` overrides (normalisatio
 :mod:`monai_fodgan.data.recipe`); everything else (networks, schedule, data, seeds) is the same for all. Per recipe
 and seed, in ``OUT/<recipe>/seed<k>/``: the bundle's training (``python -m monai.bundle run training``, from scratch),
 its inference (``--num_samples``) and ``python -m monai_fodgan.evaluate`` against the dataset's validation subjects
-(with the training subjects for the memorisation check, and the phantom's truth when ``--truth`` is given). Then
+(with the training subjects for the memorisation check, and the phantom's truth when ``--truth`` is given). The
+evaluations share one cache (``OUT/evaluation_cache``), so the reference subjects are analysed once. Then
 ``OUT/ablation.json`` and ``OUT/ablation.md`` (and ``--docs FILE``): one row per recipe, the evaluation's verdict
 checks as columns (value and pass/fail), averaged over seeds where numeric. A re-run skips the runs already
 finished (their ``metrics.json`` exists).
@@ -102,7 +103,7 @@ def run_recipe(name: str, seed: int, args: argparse.Namespace, configs: Path) ->
            "--reference", str(args.dataset / "datalist.json"),
            *([] if args.no_memorisation else ["--training", str(args.dataset / "datalist.json")]), "--out", str(work / "evaluation"), "--streamlines", str(args.eval_streamlines),
            "--tract-streamlines", str(args.eval_tract_streamlines), "--jobs", str(args.jobs), "--seed", str(seed),
-           "--no-progress", *args.evaluate_args]
+           "--no-progress", "--cache", str(args.out / "evaluation_cache"), *args.evaluate_args]
     if args.truth is not None:
         cmd += ["--truth", str(args.truth), "--template", "phantom"]
     _run(cmd, work / "evaluation.log")

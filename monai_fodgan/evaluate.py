@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-gb", type=float, default=d["memory_gb"].default, help="memory for images held at once")
     p.add_argument("--seed", type=int, default=0, help="seed of tractography and of the permutation tests")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="folder of intermediate results (default: OUT/cache); evaluations against the same reference "
+                        "can share one, so each reference subject is analysed once")
     p.add_argument("--wait", action="store_true", help="if another run is using --out, wait for it instead of refusing")
     return p
 
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             min_length_voxels=args.min_length_voxels, mask_voxel_mm=args.mask_voxel, mask_threshold=args.mask_threshold, atlas=args.atlas,
             template=args.template, syn=not args.no_syn, truth=args.truth, mantel_permutations=args.mantel_permutations,
             mmd_permutations=args.mmd_permutations, jobs=args.jobs, scheduler=args.scheduler, memory_gb=args.memory_gb, seed=args.seed,
-            progress=not args.no_progress, wait=args.wait)
+            progress=not args.no_progress, wait=args.wait, cache=args.cache)
         metrics = run_evaluation(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"evaluate: error: {err}", file=sys.stderr)

@@ -33,6 +33,28 @@ def mrtrix() -> None:
         _missing("MRtrix3 is not installed (apt-get install mrtrix3)")
 
 
+@pytest.fixture
+def headless_chromium():
+    """A Selenium driver for headless Chromium (reports are checked as a browser renders them), quit afterwards;
+    skips (or fails in CI) when Chromium or ChromeDriver is not installed."""
+    browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser is None or driver_path is None:
+        _missing("Chromium / ChromeDriver not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Folder of the real multi-shell test data; skip (or fail in CI) when absent."""

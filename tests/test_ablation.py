@@ -46,6 +46,11 @@ def test_ablation_trains_each_recipe_and_tabulates_its_own_evaluation(tiny_fod_d
         metrics = json.loads((out / row["recipe"] / "seed0" / "evaluation" / "metrics.json").read_text())
         for check in metrics["verdict"]["checks"]:
             assert row[check["check"]]["status"] == [check["status"]]
+    # one evaluation cache: each reference subject analysed once, each recipe's synthetic subjects on their own
+    n_reference = len(json.loads((out / "paper" / "seed0" / "evaluation" / "metrics.json").read_text())["sets"]["reference"])
+    analysed = {p.parent.name for p in (out / "evaluation_cache" / "subjects").glob("*/tracking_*.npz")}
+    assert len(analysed) == n_reference + 2 * 2
+    assert not (out / "paper" / "seed0" / "evaluation" / "cache").exists()
     text = docs.read_text()
     assert text == (out / "ablation.md").read_text() and "| check | `paper` | `paper+mask` |" in text
     assert RECIPES["paper"][1] in text

@@ -62,6 +62,9 @@ class EvaluationConfig:
         seed: seed of tractography and of the permutation tests.
         progress: show progress bars.
         wait: when another run is using ``out``, wait for it instead of refusing.
+        cache: folder of the intermediate results; None: ``out/cache``. Results are keyed by input contents and
+            parameters, so evaluations of several synthetic sets against the same reference can share one cache
+            and analyse each reference subject once.
     """
 
     synthetic: Path
@@ -98,9 +101,11 @@ class EvaluationConfig:
     seed: int = 0
     progress: bool = True
     wait: bool = False
+    cache: Path | None = None
 
     def __post_init__(self) -> None:
         self.synthetic, self.reference, self.out = Path(self.synthetic), Path(self.reference), Path(self.out)
+        self.cache = None if self.cache in (None, "") else Path(self.cache)
         self.training = None if self.training in (None, "") else Path(self.training)
         self.truth = None if self.truth in (None, "") else Path(self.truth)
         self.tracts = tuple(self.tracts)
@@ -128,6 +133,7 @@ class EvaluationConfig:
         if self.scheduler:  # Dask workers may start in another folder
             self.synthetic, self.reference, self.out = self.synthetic.absolute(), self.reference.absolute(), self.out.absolute()
             self.training = None if self.training is None else self.training.absolute()
+            self.cache = None if self.cache is None else self.cache.absolute()
             self.truth = None if self.truth is None else self.truth.absolute()
             if self.template not in TEMPLATES:
                 self.template = str(Path(self.template).absolute())
@@ -137,6 +143,11 @@ class EvaluationConfig:
             raise ValueError(f"min_length_voxels must be >= 0, got {self.min_length_voxels}.")
         if not 0.0 <= self.mask_threshold < 1.0:
             raise ValueError(f"mask_threshold must be in [0, 1), got {self.mask_threshold}.")
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where intermediate results are kept (``cache``, or ``out/cache``)."""
+        return self.out / "cache" if self.cache is None else self.cache
 
     def as_dict(self) -> dict:
         """The configuration as JSON-serialisable values (recorded in ``metrics.json``)."""

@@ -217,7 +217,7 @@ def analyse_subject(task: SubjectTask) -> dict:
     import torch
 
     torch.set_num_threads(threads_per_subject() if task.nthreads is None else task.nthreads)
-    cache = ResultCache(task.cfg.out / "cache")
+    cache = ResultCache(task.cfg.cache_dir)
     start = time.perf_counter()
     record: dict = {"subject": task.subject, "status": "done"}
     try:

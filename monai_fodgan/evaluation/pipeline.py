@@ -366,7 +366,7 @@ def run_evaluation(cfg: EvaluationConfig, log: Callable[[str], None] = print) ->
 def _run_locked(cfg: EvaluationConfig, log: Callable[[str], None], start: float, sets: dict,
                 grid: tuple[tuple[int, ...], np.ndarray, int], backends: list[str]) -> dict:
     shape, affine, n_sh = grid
-    cache = ResultCache(cfg.out / "cache")
+    cache = ResultCache(cfg.cache_dir)
     shutil.rmtree(cache.root / "work", ignore_errors=True)  # where earlier versions kept temporary files
     everyone = [s for subjects in sets.values() for s in subjects]
     digests = {s.key: file_digest(s.path) for s in _progress(everyone, len(everyone), "hashing", cfg.progress)}

@@ -57,7 +57,7 @@ def _subject_dice(task: object) -> dict[str, dict[str, float]]:
     torch.set_num_threads(1)
     cfg = task.cfg
     fod, affine = load_fod_array(task.subject.path)
-    atlas = _atlas_step(task, ResultCache(cfg.out / "cache"), fod, affine)
+    atlas = _atlas_step(task, ResultCache(cfg.cache_dir), fod, affine)
     regions = _tract_regions(atlas, cfg.tracts, affine)
     found = truth_masks(cfg.truth, task.subject.name, cfg.tracts)
     if found is None:
@@ -109,7 +109,7 @@ def tract_recovery(paths: Sequence[str | Path], cfg: EvaluationConfig) -> dict[s
     shape, affine = check_common_grid(subjects)[:2]
     backend = resolve_backends(cfg.backend)[0]
     cfg.out.mkdir(parents=True, exist_ok=True)
-    template, template_id = _resolve_template(cfg, ResultCache(cfg.out / "cache"))
+    template, template_id = _resolve_template(cfg, ResultCache(cfg.cache_dir))
     grid = mask_grid(affine, shape[:3], cfg.mask_voxel_mm)
     tasks = [SubjectTask(s, file_digest(s.path), cfg, (backend,), grid, template, template_id, 1) for s in subjects]
     if cfg.jobs == 1:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["STATUSES", "TARGETS", "summarise", "verdict"]
+__all__ = ["STATUSES", "TARGETS", "check", "summarise", "verdict"]
 
 STATUSES = ("pass", "fail", "pipeline", "n/a")
 
@@ -59,7 +59,9 @@ TARGETS = {
 }
 
 
-def _check(name: str, target: str, value: str, status: str, reason: str = "") -> dict:
+def check(name: str, target: str, value: str, status: str, reason: str = "") -> dict:
+    """One verdict row: what is checked, its target (with the source), the value found, a status of
+    :data:`STATUSES` and, for a failure, why."""
     return {"check": name, "target": target, "value": value, "status": status, "reason": reason}
 
 
@@ -74,24 +76,24 @@ def _fod_checks(fod: dict) -> Iterable[dict]:
     where = neg.get("region", "the whole grid")
     name = f"negative l = 0 voxels in {where}"
     if syn is None:
-        yield _check(name, source, "n/a", "n/a")
+        yield check(name, source, "n/a", "n/a")
     else:
         value = f"synthetic {syn:.2%}, reference " + ("n/a" if ref is None else f"{ref:.2%}")
-        yield _check(name, source, value, "pass" if syn <= limit else "fail",
+        yield check(name, source, value, "pass" if syn <= limit else "fail",
                      "" if syn <= limit else f"{syn:.1%} of brain voxels have a negative l = 0 (an FOD cannot be "
                                              "negative on average): the generator's output is not a valid FOD there")
     (low, high), source = TARGETS["diversity"]
     sq = fod["squared_differences"]
     syn, ref = _mean(sq.get("synthetic")), _mean(sq.get("reference"))
     if syn is None or not ref:
-        yield _check("diversity: within-set squared differences, synthetic / reference", source, "n/a", "n/a",
+        yield check("diversity: within-set squared differences, synthetic / reference", source, "n/a", "n/a",
                      "needs at least two subjects in each set")
     else:
         ratio = syn / ref
         ok = low <= ratio <= high
         reason = "" if ok else (f"synthetic subjects differ from each other {ratio:.2f} x as much as real ones: "
                                 + ("too alike (mode collapse)" if ratio < low else "more than real subjects (noise)"))
-        yield _check("diversity: within-set squared differences, synthetic / reference", source, f"{ratio:.2f}",
+        yield check("diversity: within-set squared differences, synthetic / reference", source, f"{ratio:.2f}",
                      "pass" if ok else "fail", reason)
     for part, key in (("cerebellum", "bias_cerebellum"), ("elsewhere", "bias_elsewhere")):
         (lim_mean, lim_sd), source = TARGETS[key]
@@ -99,7 +101,7 @@ def _fod_checks(fod: dict) -> Iterable[dict]:
         worst_mean, worst_sd = bias["mean_difference"].get("max"), bias["sd_difference"].get("max")
         name = f"regional bias of AFD mean / sd per AAL parcel, largest, {part}"
         if worst_mean is None or worst_sd is None:
-            yield _check(name, source, "n/a", "n/a", "no parcel with data")
+            yield check(name, source, "n/a", "n/a", "no parcel with data")
             continue
         fails = [f"{label} {value:.2f} > {limit:.2f}" for label, value, limit in
                  (("mean", worst_mean, lim_mean), ("sd", worst_sd, lim_sd)) if value > limit]
@@ -108,7 +110,7 @@ def _fod_checks(fod: dict) -> Iterable[dict]:
         largest = [p["parcel"] for p, mine in zip(fod["regional_bias"].get("largest", []), cerebellar) if mine][:1]
         reason = ("; ".join(fails) + (f" (largest mean difference in {largest[0]})" if largest else "")
                   + "; 1.0 means the parcel is empty in one set") if fails else ""
-        yield _check(name, source, f"{worst_mean:.2f} / {worst_sd:.2f}", "fail" if fails else "pass", reason)
+        yield check(name, source, f"{worst_mean:.2f} / {worst_sd:.2f}", "fail" if fails else "pass", reason)
 
 
 def _target_checks(metrics: dict) -> Iterable[dict]:
@@ -121,35 +123,35 @@ def _target_checks(metrics: dict) -> Iterable[dict]:
     name = f"AAL parcels outside the cerebellum with |mean AFD bias| under {limit:.0%}"
     if outside:
         got = sum(d < limit for d in outside) / len(outside)
-        yield _check(name, source, f"{got:.0%} of {len(outside)}", "pass" if got >= share else "fail",
+        yield check(name, source, f"{got:.0%} of {len(outside)}", "pass" if got >= share else "fail",
                      "" if got >= share else f"{got:.0%} of the parcels are within {limit:.0%}, short of {share:.0%}")
     else:
-        yield _check(name, source, "n/a", "n/a", "no parcel with data")
+        yield check(name, source, "n/a", "n/a", "no parcel with data")
     for backend, connectome in metrics.get("connectomes", {}).items():
         limit, source = TARGETS["efficiency_test"]
         p = connectome["global_efficiency"].get("mann_whitney", {}).get("p")
         name = f"global efficiency, Mann-Whitney p ({backend})"
         if p is None or p != p:
-            yield _check(name, source, "n/a", "n/a")
+            yield check(name, source, "n/a", "n/a")
         else:
-            yield _check(name, source, f"{p:.3g}", "pass" if p > limit else "fail",
+            yield check(name, source, f"{p:.3g}", "pass" if p > limit else "fail",
                          "" if p > limit else "the synthetic set's global efficiencies differ from the reference set's")
         limit, source = TARGETS["mantel"]
         between, within = _mean(connectome["mantel_r"].get("between")), _mean(connectome["mantel_r"].get("reference"))
         name = f"Mantel r between sets / within reference ({backend})"
         if between is None or not within:
-            yield _check(name, source, "n/a", "n/a", "needs two reference subjects")
+            yield check(name, source, "n/a", "n/a", "needs two reference subjects")
         else:
             ok = between >= limit * within
-            yield _check(name, source, f"{between:.2f} / {within:.2f}", "pass" if ok else "fail",
+            yield check(name, source, f"{between:.2f} / {within:.2f}", "pass" if ok else "fail",
                          "" if ok else f"synthetic connectomes agree with real ones {between / within:.2f} x as well as "
                                        "real ones agree with each other")
     limit, source = TARGETS["mmd"]
     p = metrics.get("generative", {}).get("mmd", {}).get("p")
     if p is None or p != p:
-        yield _check("MMD two-sample test, p", source, "n/a", "n/a")
+        yield check("MMD two-sample test, p", source, "n/a", "n/a")
     else:
-        yield _check("MMD two-sample test, p", source, f"{p:.3g}", "pass" if p > limit else "fail",
+        yield check("MMD two-sample test, p", source, f"{p:.3g}", "pass" if p > limit else "fail",
                      "" if p > limit else "the synthetic and reference sets are distinguishable")
     (dice_limit, (low, high)), source = TARGETS["every_tract"]
     for backend, tracts in metrics.get("tracts", {}).items():
@@ -165,9 +167,9 @@ def _target_checks(metrics: dict) -> Iterable[dict]:
                 (good if ok else bad).append(f"{tract} (Dice {between / within:.2f} x, volume {ratio:.2f})")
             name = f"every tract: Dice and volume within target ({backend}, {algorithm})"
             if not good and not bad:
-                yield _check(name, source, "n/a", "n/a", "no tract found in two reference subjects")
+                yield check(name, source, "n/a", "n/a", "no tract found in two reference subjects")
             else:
-                yield _check(name, source, f"{len(good)} of {len(good) + len(bad)}", "fail" if bad else "pass",
+                yield check(name, source, f"{len(good)} of {len(good) + len(bad)}", "fail" if bad else "pass",
                              ("missed by " + ", ".join(bad)) if bad else "")
 
 
@@ -178,7 +180,7 @@ def _registration_checks(registration: dict) -> Iterable[dict]:
     values = [meta.get("quality", {}).get("correlation") for meta in registration.get("subjects", {}).values()]
     values = [v for v in values if v is not None]
     value = f"lowest {min(values):.2f}" if values else "n/a"
-    yield _check("atlas registration (correlation after registration)", source, value,
+    yield check("atlas registration (correlation after registration)", source, value,
                  "pipeline" if low else ("pass" if values else "n/a"),
                  ("registration below the threshold for " + ", ".join(f"{k} ({v:.2f})" for k, v in low)
                   + ": AAL parcels and tract regions may be misplaced, so connectomes, tracts and regional bias of these "
@@ -186,7 +188,7 @@ def _registration_checks(registration: dict) -> Iterable[dict]:
     limit, source = TARGETS["truth_atlas"]
     truth = _mean(registration.get("reference", {}).get("truth_aal_dice"))
     if truth is not None:
-        yield _check("atlas registration against the phantom's known AAL labels (reference)", source, f"{truth:.2f}",
+        yield check("atlas registration against the phantom's known AAL labels (reference)", source, f"{truth:.2f}",
                      "pass" if truth >= limit else "pipeline",
                      "" if truth >= limit else "the registered atlas misses the known labels: a pipeline problem")
 
@@ -195,11 +197,11 @@ def _tract_checks(backend: str, tracts: dict, efficiency: dict) -> Iterable[dict
     limit, source = TARGETS["efficiency"]
     syn, ref = _mean(efficiency.get("synthetic")), _mean(efficiency.get("reference"))
     if syn is None or not ref:
-        yield _check(f"global efficiency, synthetic / reference ({backend})", source, "n/a", "n/a")
+        yield check(f"global efficiency, synthetic / reference ({backend})", source, "n/a", "n/a")
     else:
         ratio = syn / ref
         ok = abs(ratio - 1) <= limit
-        yield _check(f"global efficiency, synthetic / reference ({backend})", source, f"{ratio:.3f}", "pass" if ok else "fail",
+        yield check(f"global efficiency, synthetic / reference ({backend})", source, f"{ratio:.3f}", "pass" if ok else "fail",
                      "" if ok else f"synthetic connectomes are {abs(ratio - 1):.0%} "
                                    f"{'less' if ratio < 1 else 'more'} efficient than real ones")
     for algorithm, section in tracts.items():
@@ -208,7 +210,7 @@ def _tract_checks(backend: str, tracts: dict, efficiency: dict) -> Iterable[dict
         found = [t for t in names if t not in missing]
         label = f"({backend}, {algorithm})"
         if missing:
-            yield _check(f"tracts found in the reference subjects {label}", "every tract in at least one reference subject",
+            yield check(f"tracts found in the reference subjects {label}", "every tract in at least one reference subject",
                          f"{len(found)} of {len(names)}", "pipeline",
                          f"{', '.join(missing)} found in no reference subject: the tract regions or tracking settings do not "
                          "fit these data, so these tracts say nothing about the synthetic subjects (left out below)")
@@ -218,7 +220,7 @@ def _tract_checks(backend: str, tracts: dict, efficiency: dict) -> Iterable[dict
         if ratios:
             ratio = sum(ratios) / len(ratios)
             ok = low <= ratio <= high
-            yield _check(f"tract volume, synthetic / reference, mean over found tracts {label}", source, f"{ratio:.2f}",
+            yield check(f"tract volume, synthetic / reference, mean over found tracts {label}", source, f"{ratio:.2f}",
                          "pass" if ok else "fail",
                          "" if ok else f"synthetic tracts are {ratio:.2f} x the size of real ones")
         limit, source = TARGETS["dice"]
@@ -228,19 +230,19 @@ def _tract_checks(backend: str, tracts: dict, efficiency: dict) -> Iterable[dict
         if pairs:
             b, w = (sum(x) / len(pairs) for x in zip(*pairs))
             ok = b >= limit * w
-            yield _check(f"tract Dice synthetic-reference / reference-reference {label}", source, f"{b:.2f} / {w:.2f}",
+            yield check(f"tract Dice synthetic-reference / reference-reference {label}", source, f"{b:.2f} / {w:.2f}",
                          "pass" if ok else "fail",
                          "" if ok else f"synthetic tracts overlap real ones {b / w:.2f} x as well as real ones overlap "
                                        "each other: their shapes or positions are off")
         else:
-            yield _check(f"tract Dice synthetic-reference / reference-reference {label}", source, "n/a", "n/a",
+            yield check(f"tract Dice synthetic-reference / reference-reference {label}", source, "n/a", "n/a",
                          "needs two reference subjects with the tract")
         limit, source = TARGETS["truth_tracts" if algorithm == "probabilistic" else "truth_tracts_deterministic"]
         truth = {t: _mean(section[t].get("truth_dice", {}).get("reference")) for t in names}
         truth = {t: v for t, v in truth.items() if v is not None}
         if truth:
             bad = sorted(t for t, v in truth.items() if v < limit)
-            yield _check(f"reference tracts against the phantom's known bundles {label}", source,
+            yield check(f"reference tracts against the phantom's known bundles {label}", source,
                          f"lowest {min(truth.values()):.2f}", "pipeline" if bad else "pass",
                          f"{', '.join(bad)}: tractography does not recover the known bundle in real subjects" if bad else "")
 
@@ -260,14 +262,14 @@ def verdict(metrics: dict) -> dict:
     limit, source = TARGETS["memorisation"]
     memorisation = metrics.get("generative", {}).get("memorisation")
     if memorisation is None:
-        checks.append(_check("memorisation", source, "n/a", "n/a", "no training set given"))
+        checks.append(check("memorisation", source, "n/a", "n/a", "no training set given"))
     else:
         flagged = memorisation.get("flagged", [])
-        checks.append(_check("memorisation: synthetic subjects flagged as copies of training subjects", source,
+        checks.append(check("memorisation: synthetic subjects flagged as copies of training subjects", source,
                              str(len(flagged)), "pass" if len(flagged) <= limit else "fail",
                              f"{', '.join(flagged)} closer to a training subject than any held-out real subject" if flagged else ""))
     for f in metrics.get("failed", []):
-        checks.append(_check(f"analysis of {f['set']}/{f['subject']}", "every subject analysed", "failed", "pipeline",
+        checks.append(check(f"analysis of {f['set']}/{f['subject']}", "every subject analysed", "failed", "pipeline",
                              f["error"]))
     return summarise(checks, pipeline=lambda n: f"{n} pipeline failure(s): fix those first; some numbers below are not "
                                                  "evidence either way.",

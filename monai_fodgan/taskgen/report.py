@@ -24,7 +24,7 @@ from monai_fodgan.evaluation.report import (
     verdict_html,
     write_page,
 )
-from monai_fodgan.evaluation.verdict import summarise
+from monai_fodgan.evaluation.verdict import check, summarise
 from monai_fodgan.io import save_json
 from monai_fodgan.taskgen.evaluation import evaluate_cohort
 from monai_fodgan.taskgen.figures import (
@@ -49,10 +49,6 @@ TARGETS = {
 }
 
 
-def _check(name: str, target: str, value: str, status: str, reason: str = "") -> dict:
-    return {"check": name, "target": target, "value": value, "status": status, "reason": reason}
-
-
 def taskgen_verdict(metrics: dict) -> dict:
     """The checks of an evaluation's numbers: ``{"checks", "counts", "summary"}`` as the FOD verdict's."""
     checks = []
@@ -62,30 +58,30 @@ def taskgen_verdict(metrics: dict) -> dict:
         base = {m: metrics[m]["mean"][key] for m in ("group_average", "tavor")}
         value = f"model {model[key]:.4f}; group average {base['group_average']:.4f}; Tavor {base['tavor']:.4f}"
         beaten = [METHODS[m][0] for m, v in base.items() if model[key] <= v]
-        checks.append(_check(f"{label}: model above both baselines", source, value, "fail" if beaten else "pass",
+        checks.append(check(f"{label}: model above both baselines", source, value, "fail" if beaten else "pass",
                              f"not above {', '.join(beaten)}" if beaten else ""))
     (times, floor), source = TARGETS["top1"]
     chance, top1 = metrics["model"]["chance_top1"], model["top1"]
     ok = top1 >= max(times * chance, floor)
-    checks.append(_check("top-1 identification of held-out subjects", source,
+    checks.append(check("top-1 identification of held-out subjects", source,
                          f"{top1:.3f} ({top1 / chance:.1f} x chance {chance:.3f})", "pass" if ok else "fail",
                          "" if ok else f"predictions identify their own subject in {top1:.0%} of cases"))
     limit, source = TARGETS["phenotype"]
     p = metrics.get("phenotype_r2")
     name = "phenotype R^2: predicted maps within 10% of actual maps"
     if p is None:
-        checks.append(_check(name, source, "n/a", "n/a", "no participants table given"))
+        checks.append(check(name, source, "n/a", "n/a", "no participants table given"))
     else:
         pred, actual = p["predicted_maps"], p["actual_maps"]
         value = f"predicted {pred:.3f}, actual {actual:.3f}, rest connectome {p['rest_connectome']:.3f}"
         if actual <= 0:
-            checks.append(_check(name, source, value, "pipeline",
+            checks.append(check(name, source, value, "pipeline",
                                  f"the phenotype is not predictable from the actual maps of these {len(p['target'])} "
                                  "subjects (R^2 <= 0): too few held-out subjects for the comparison"))
         else:
             gap = (actual - pred) / actual
             ok = gap <= limit
-            checks.append(_check(name, source, value + f" ({-gap:+.1%})", "pass" if ok else "fail",
+            checks.append(check(name, source, value + f" ({-gap:+.1%})", "pass" if ok else "fail",
                                  "" if ok else f"predicted maps explain {gap:.0%} less phenotype variance than actual maps"))
     return summarise(checks, pipeline=lambda n: f"{n} check(s) without evidence on these data.",
                      fail="The predictions miss the targets of the checks marked fail.",

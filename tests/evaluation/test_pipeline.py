@@ -12,7 +12,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from tests.conftest import REQUIRE
 from tests.evaluation.conftest import FAST, run_cli
 
 
@@ -130,46 +129,31 @@ def test_bad_input_is_named_before_any_work(eval_sets, tmp_path: Path, case: str
     assert not out.exists()  # nothing was started
 
 
-def test_report_renders_in_headless_chromium_with_every_figure(evaluated) -> None:
-    browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver_path is None:
-        if REQUIRE:
-            pytest.fail("Chromium and ChromeDriver are required (apt-get install chromium chromium-driver)")
-        pytest.skip("Chromium / ChromeDriver not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_report_renders_in_headless_chromium_with_every_figure(evaluated, headless_chromium) -> None:
     from selenium.webdriver.common.by import By
 
     out, _ = evaluated
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,2000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
-        driver.get((out / "report.html").as_uri())
-        assert driver.execute_script("return document.readyState") == "complete"
-        assert driver.title == "monai_fodgan evaluation"
-        images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == len(list((out / "figures").glob("*.png")))
-        for img in images:
-            loaded = driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
-            assert loaded, img.get_attribute("alt")
-        assert driver.find_element(By.ID, "section-notes").is_displayed()
-        # the page opens with the verdict: its heading is the first, its table lists every check with a result
-        assert driver.find_elements(By.TAG_NAME, "h2")[0].text == "Verdict"
-        table = driver.find_element(By.ID, "verdict")
-        assert table.is_displayed() and table.location["y"] < driver.find_element(By.ID, "section-fod").location["y"]
-        rows = table.find_elements(By.TAG_NAME, "tr")[1:]
-        metrics = json.loads((out / "metrics.json").read_text())
-        assert len(rows) == len(metrics["verdict"]["checks"]) >= 8
-        results = [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
-        assert set(results) <= {"pass", "FAIL", "PIPELINE FAILURE", "n/a"} and "FAIL" in results  # sub-copy is memorised
-        screenshot = out / "report_screenshot.png"
-        assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 20_000
-    finally:
-        driver.quit()
+    driver = headless_chromium
+    driver.get((out / "report.html").as_uri())
+    assert driver.execute_script("return document.readyState") == "complete"
+    assert driver.title == "monai_fodgan evaluation"
+    images = driver.find_elements(By.TAG_NAME, "img")
+    assert len(images) == len(list((out / "figures").glob("*.png")))
+    for img in images:
+        loaded = driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
+        assert loaded, img.get_attribute("alt")
+    assert driver.find_element(By.ID, "section-notes").is_displayed()
+    # the page opens with the verdict: its heading is the first, its table lists every check with a result
+    assert driver.find_elements(By.TAG_NAME, "h2")[0].text == "Verdict"
+    table = driver.find_element(By.ID, "verdict")
+    assert table.is_displayed() and table.location["y"] < driver.find_element(By.ID, "section-fod").location["y"]
+    rows = table.find_elements(By.TAG_NAME, "tr")[1:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(rows) == len(metrics["verdict"]["checks"]) >= 8
+    results = [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
+    assert set(results) <= {"pass", "FAIL", "PIPELINE FAILURE", "n/a"} and "FAIL" in results  # sub-copy is memorised
+    screenshot = out / "report_screenshot.png"
+    assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 20_000
 
 
 def test_verdict_states_targets_and_reasons(evaluated) -> None:

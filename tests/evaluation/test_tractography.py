@@ -86,3 +86,22 @@ def test_streamlines_follow_world_directions_on_an_oblique_grid(tmp_path: Path, 
         wrong = tracker.tract("deterministic", TractRegions([centre], [], affine), 20)
         cos = [abs(((w[-1] - w[0]) / np.linalg.norm(w[-1] - w[0]))[0]) for w in wrong]
         assert np.median(cos) < 0.9
+
+
+@pytest.mark.parametrize("backend", ["mrtrix", "dipy"])
+def test_empty_regions_give_no_tract_or_exclude_nothing(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """On a synthetic subject an atlas region can map to no voxel. An empty include region means no streamline can
+    qualify (zero streamlines, not an error: MRtrix3 refuses an empty ROI); an empty exclude region excludes nothing."""
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    shape = (24, 12, 12)
+    lobe = fibre_lobe(np.array([1.0, 0.0, 0.0]), 6).numpy().astype(np.float32)
+    fod = np.broadcast_to(lobe, (*shape, lobe.size)).copy()
+    settings = TrackingSettings(voxel_mm=2.0, nthreads=1, seed=2, min_length_mm=10)
+    tracker = _backend(backend, request)(make_tracking_image(fod, affine, settings, tmp_path), settings)
+    seed, far, empty = (np.zeros(shape, dtype=bool) for _ in range(3))
+    seed[10:14, 5:7, 5:7] = True
+    far[20:, :, :] = True
+    assert tracker.tract("deterministic", TractRegions([seed, empty], [], affine), 10) == []
+    assert tracker.tract("deterministic", TractRegions([empty, far], [], affine), 10) == []
+    lines = tracker.tract("deterministic", TractRegions([seed, far], [empty], affine), 10)
+    assert len(lines) == 10 and all(line[:, 0].max() > 38 for line in lines)

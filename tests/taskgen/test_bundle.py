@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ import torch
 
 from monai_fodgan.taskgen.demo_population import PopulationSpec, make_population
 from monai_fodgan.taskgen.prepare import main as prepare
-from tests.conftest import REQUIRE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = REPO_ROOT / "taskgen_bundle"
@@ -116,39 +114,24 @@ def test_inference_and_evaluation_write_report_and_verdict(trained):
     assert np.asarray(metrics["model"]["matrix"]).shape == (5, 5) and len(metrics["model"]["dice_curve"]) == 10
 
 
-def test_report_renders_in_headless_chromium_with_every_figure(trained):
-    browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver_path is None:
-        if REQUIRE:
-            pytest.fail("Chromium and ChromeDriver are required (apt-get install chromium chromium-driver)")
-        pytest.skip("Chromium / ChromeDriver not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_report_renders_in_headless_chromium_with_every_figure(trained, headless_chromium):
     from selenium.webdriver.common.by import By
 
     evaluation = trained[2] / "evaluation"
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,2000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
-        driver.get((evaluation / "report.html").as_uri())
-        assert driver.execute_script("return document.readyState") == "complete"
-        assert driver.title == "DeepTaskGen evaluation"
-        images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == len(list((evaluation / "figures").glob("*.png"))) == 5
-        for img in images:
-            assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img), img.get_attribute("alt")
-        assert driver.find_elements(By.TAG_NAME, "h2")[0].text == "Verdict"
-        rows = driver.find_element(By.ID, "verdict").find_elements(By.TAG_NAME, "tr")[1:]
-        metrics = json.loads((evaluation / "metrics.json").read_text())
-        assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == [c["check"] for c in metrics["verdict"]["checks"]]
-        assert "paper (Serin et al. 2025, HCP)" in driver.page_source
-        assert driver.find_element(By.ID, "section-phenotype").is_displayed()
-    finally:
-        driver.quit()
+    driver = headless_chromium
+    driver.get((evaluation / "report.html").as_uri())
+    assert driver.execute_script("return document.readyState") == "complete"
+    assert driver.title == "DeepTaskGen evaluation"
+    images = driver.find_elements(By.TAG_NAME, "img")
+    assert len(images) == len(list((evaluation / "figures").glob("*.png"))) == 5
+    for img in images:
+        assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img), img.get_attribute("alt")
+    assert driver.find_elements(By.TAG_NAME, "h2")[0].text == "Verdict"
+    rows = driver.find_element(By.ID, "verdict").find_elements(By.TAG_NAME, "tr")[1:]
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == [c["check"] for c in metrics["verdict"]["checks"]]
+    assert "paper (Serin et al. 2025, HCP)" in driver.page_source
+    assert driver.find_element(By.ID, "section-phenotype").is_displayed()
 
 
 def test_finetuning_trains_only_the_last_layer(trained, tmp_path):

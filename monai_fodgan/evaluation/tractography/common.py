@@ -56,6 +56,17 @@ class TractRegions:
     exclude: list[np.ndarray] = field(default_factory=list)
     affine: np.ndarray = field(default_factory=lambda: np.eye(4))
 
+    @property
+    def reachable(self) -> bool:
+        """False when an include region is empty (on a synthetic subject an atlas region can vanish): no streamline
+        can then satisfy the tract, which has zero streamlines rather than an error."""
+        return all(region.any() for region in self.include)
+
+    @property
+    def active_exclude(self) -> list[np.ndarray]:
+        """The exclude regions that are not empty (an empty one excludes nothing; MRtrix3 refuses it as a ROI)."""
+        return [region for region in self.exclude if region.any()]
+
 
 class Tracker(Protocol):
     """A tractography backend bound to one subject's :class:`TrackingImage`."""

@@ -96,6 +96,8 @@ class DipyTracker:
     def tract(self, algorithm: str, regions: TractRegions, n_streamlines: int) -> list[np.ndarray]:
         from scipy.ndimage import map_coordinates
 
+        if not regions.reachable:
+            return []
         # the seed region on the tracking grid (nearest neighbour from the region's grid)
         idx = np.stack(np.meshgrid(*[np.arange(s) for s in self.image.mask.shape], indexing="ij"), 0).reshape(3, -1)
         world = self.image.affine[:3, :3] @ idx + self.image.affine[:3, 3:4]
@@ -110,7 +112,7 @@ class DipyTracker:
             ok = np.ones(len(candidates), dtype=bool)
             for region in regions.include[1:]:
                 ok &= visits_region(candidates, region, regions.affine) if ok.any() else ok
-            for region in regions.exclude:
+            for region in regions.active_exclude:
                 ok &= ~visits_region(candidates, region, regions.affine) if ok.any() else ok
             kept += [s for s, good in zip(candidates, ok) if good]
         return kept[:n_streamlines]

@@ -91,14 +91,14 @@ class MRtrixTracker:
         return matrix, info
 
     def tract(self, algorithm: str, regions: TractRegions, n_streamlines: int) -> list[np.ndarray]:
+        if not regions.reachable:
+            return []
         paths = []
-        for role, volumes in (("include", regions.include), ("exclude", regions.exclude)):
+        for role, volumes in (("include", regions.include), ("exclude", regions.active_exclude)):
             for k, volume in enumerate(volumes):
                 path = self.work / f"roi_{role}{k}.nii"
                 save_nifti(volume.astype(np.uint8), regions.affine, path, dtype=np.uint8)
                 paths.append((role, path))
-        if not regions.include[0].any():
-            return []
         args: list[str | float | Path] = ["-seed_image", paths[0][1]]
         for role, path in paths[1:]:
             args += [f"-{role}", path]
