@@ -29,23 +29,26 @@ from monai_fodgan.cli import HelpFormatter, shell_line
 __all__ = ["RECIPES", "build_parser", "main", "markdown_table", "table_rows"]
 
 #: Recipe name -> (train.json overrides, what it is). ``paper`` is the paper's recipe; the others change one choice
-#: at a time from ``paper+mask``, and ``before`` is the recipe this package used before the ablation.
+#: at a time from ``paper+mask``, and ``before`` is the recipe this package used before the ablation. Each states
+#: every choice, so a change of train.json's defaults does not change what a recipe means.
 RECIPES: dict[str, tuple[dict[str, Any], str]] = {
-    "paper": ({"normalization_mode": "raw", "augmentation": "copies", "background": "none"},
+    "paper": ({"normalization_mode": "raw", "augmentation": "copies", "background": "none", "l0_output": "tanh"},
               "the paper: raw coefficients, five fixed copies, G's output as is"),
-    "paper+mask": ({"normalization_mode": "raw", "augmentation": "copies", "background": "population_mask"},
+    "paper+mask": ({"normalization_mode": "raw", "augmentation": "copies", "background": "population_mask", "l0_output": "tanh"},
                    "the paper's recipe with the population brain mask on G's output"),
+    "nonnegative_l0": ({"normalization_mode": "raw", "augmentation": "copies", "background": "population_mask",
+                        "l0_output": "nonnegative"}, "the l = 0 channel output as |tanh|, never negative"),
     "global": ({"normalization_mode": "global", "normalization_quantile": 0.999, "augmentation": "copies",
-                "background": "population_mask"}, "one global scale (99.9th percentile of |c|)"),
+                "background": "population_mask", "l0_output": "tanh"}, "one global scale (99.9th percentile of |c|)"),
     "per_band": ({"normalization_mode": "per_band", "normalization_quantile": 0.999, "augmentation": "copies",
-                  "background": "population_mask"}, "one scale per SH band (99.9th percentile of |c|)"),
+                  "background": "population_mask", "l0_output": "tanh"}, "one scale per SH band (99.9th percentile of |c|)"),
     "random_rotation": ({"normalization_mode": "raw", "augmentation": "random", "rotation_prob": 0.5,
-                         "rotation_axes": "single", "background": "population_mask"},
+                         "rotation_axes": "single", "background": "population_mask", "l0_output": "tanh"},
                         "a fresh rotation about one axis for half of the samples instead of fixed copies"),
-    "no_augmentation": ({"normalization_mode": "raw", "augmentation": "none", "background": "population_mask"},
+    "no_augmentation": ({"normalization_mode": "raw", "augmentation": "none", "background": "population_mask", "l0_output": "tanh"},
                         "no rotation augmentation"),
     "before": ({"normalization_mode": "per_band", "normalization_quantile": 1.0, "augmentation": "random",
-                "rotation_prob": 1.0, "rotation_axes": "single", "background": "none"},
+                "rotation_prob": 1.0, "rotation_axes": "single", "background": "none", "l0_output": "tanh"},
                "this package before the ablation: per-band maximum, every sample rotated, no mask"),
 }
 

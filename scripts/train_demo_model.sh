@@ -25,7 +25,11 @@ if [ "${GRID:-}" = "3mm" ]; then
 fi
 DEVICE=$($PY -c "import torch; print('cuda:0' if torch.cuda.is_available() else 'cpu')")
 PRECISION=$([ "$DEVICE" = cpu ] && echo fp32 || echo bf16)
-$PY -m monai_fodgan.data.phantom --out "$WORK/phantom" --n "$SUBJECTS" --shape "${SHAPE[@]}" --seed 100
+# a rerun reuses a phantom population written with the same settings (prepare skips the subjects it finished)
+if ! $PY -c "import json, sys; p = json.load(open(sys.argv[1])); sys.exit(0 if (p['n'], p['shape'], p['seed']) == (int(sys.argv[2]), [int(v) for v in sys.argv[3:6]], 100) else 1)" \
+        "$WORK/phantom/phantom.json" "$SUBJECTS" "${SHAPE[@]}" 2>/dev/null; then
+    $PY -m monai_fodgan.data.phantom --out "$WORK/phantom" --n "$SUBJECTS" --shape "${SHAPE[@]}" --seed 100
+fi
 $PY -m monai_fodgan.prepare --bids "$WORK/phantom" --out "$WORK/dataset" --shape "${SHAPE[@]}" "${CROP[@]}" --val 8 --seed 0 --jobs 2
 $PY -m monai.bundle run training --config_file "[$CONFIGS]" \
     --work_dir "$WORK" --dataset_dir "$WORK/dataset" --normalization_file "$WORK/dataset/sh_stats.json" \

@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT
 
 def _ablation(dataset: Path, out: Path, docs: Path) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "monai_fodgan.ablation", "--dataset", str(dataset), "--out", str(out),
-           "--recipes", "paper", "paper+mask", "--iterations", "2", "--preset", "tiny", "--batch-size", "2",
+           "--recipes", "paper", "nonnegative_l0", "--iterations", "2", "--preset", "tiny", "--batch-size", "2",
            "--samples", "2", "--no-memorisation", "--eval-streamlines", "300", "--eval-tract-streamlines", "20", "--jobs", "1",
            "--docs", str(docs), "--evaluate-args", "--tracts", "CC", "--algorithms", "deterministic", "--atlas", "mni",
            "--mantel-permutations", "9", "--mmd-permutations", "9"]
@@ -31,17 +31,19 @@ def test_ablation_trains_each_recipe_and_tabulates_its_own_evaluation(tiny_fod_d
     result = _ablation(tiny_fod_dataset, out, docs)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # each recipe trained with its own overrides: the mask recipe stores and applies the population mask
-    masked = torch.load(out / "paper+mask" / "seed0" / "training" / "model.pt", weights_only=True)
+    masked = torch.load(out / "nonnegative_l0" / "seed0" / "training" / "model.pt", weights_only=True)
     plain = torch.load(out / "paper" / "seed0" / "training" / "model.pt", weights_only=True)
     assert plain["brain_mask"] is None and masked["brain_mask"] is not None
     assert masked["normalization"]["mode"] == "raw"
+    assert (plain["l0_output"], masked["l0_output"]) == ("tanh", "nonnegative")
     mask = masked["brain_mask"].numpy()
-    masked_fod = nib.load(out / "paper+mask" / "seed0" / "synthetic" / "sub-synth0001.nii.gz").get_fdata()
+    masked_fod = nib.load(out / "nonnegative_l0" / "seed0" / "synthetic" / "sub-synth0001.nii.gz").get_fdata()
     plain_fod = nib.load(out / "paper" / "seed0" / "synthetic" / "sub-synth0001.nii.gz").get_fdata()
     assert np.all(masked_fod[~mask] == 0) and np.count_nonzero(plain_fod[~mask]) > 0
+    assert masked_fod[..., 0].min() >= 0 and plain_fod[mask][:, 0].min() < 0  # |tanh| on l = 0 reaches the NIfTI
     # the table holds each run's own verdict values
     table = json.loads((out / "ablation.json").read_text())
-    assert [r["recipe"] for r in table["rows"]] == ["paper", "paper+mask"]
+    assert [r["recipe"] for r in table["rows"]] == ["paper", "nonnegative_l0"]
     for row in table["rows"]:
         metrics = json.loads((out / row["recipe"] / "seed0" / "evaluation" / "metrics.json").read_text())
         for check in metrics["verdict"]["checks"]:
@@ -52,7 +54,7 @@ def test_ablation_trains_each_recipe_and_tabulates_its_own_evaluation(tiny_fod_d
     assert len(analysed) == n_reference + 2 * 2
     assert not (out / "paper" / "seed0" / "evaluation" / "cache").exists()
     text = docs.read_text()
-    assert text == (out / "ablation.md").read_text() and "| check | `paper` | `paper+mask` |" in text
+    assert text == (out / "ablation.md").read_text() and "| check | `paper` | `nonnegative_l0` |" in text
     assert RECIPES["paper"][1] in text
     # a re-run reuses the finished runs
     again = _ablation(tiny_fod_dataset, out, docs)

@@ -159,6 +159,7 @@ class AlphaWGANCheckpoint:
         generator = _module(engine.generator)
         # the recipe's background rule: inference multiplies by the same mask (absent = no mask)
         out["brain_mask"] = generator.output_mask[0, 0].bool().cpu() if getattr(generator, "has_output_mask", False) else None
+        out["l0_output"] = getattr(generator, "l0_output", "tanh")
         out["config_hash"] = config_digest(engine)
         out["hyperparameters"] = engine.hyperparameters()
         return out
@@ -167,7 +168,7 @@ class AlphaWGANCheckpoint:
     def model_file_state(state: dict[str, Any]) -> dict[str, Any]:
         """What ``models/model.pt`` keeps of a checkpoint: generator (``model``) and encoder weights and the
         metadata inference needs; no critics, optimisers or RNG (the paper's would add 26 GB)."""
-        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "config_hash", "hyperparameters", "trainer")
+        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "l0_output", "config_hash", "hyperparameters", "trainer")
         return {k: state[k] for k in keep if k in state}
 
     def _write(self, state: dict[str, Any], path: Path) -> None:

@@ -79,6 +79,8 @@ class FODSynthesizer(nn.Module):
         result = self.generator.load_state_dict(state_dict["model"], strict=strict, assign=assign)
         if hasattr(self.generator, "set_output_mask"):  # the recipe's background rule, as load_weights applies it
             self.generator.set_output_mask(state_dict.get("brain_mask"))
+        if hasattr(self.generator, "set_l0_output"):
+            self.generator.set_l0_output(state_dict.get("l0_output"))
         stats = SHNormalization.from_dict(state_dict["normalization"])
         # float32 like the images SyntheticWriter de-normalises, so the product is the same number
         self.scales.copy_(stats.channel_scales(self.scales.numel()).to(torch.float32))

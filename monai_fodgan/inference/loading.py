@@ -71,6 +71,11 @@ def load_weights(path: str | Path, generator: nn.Module, encoder: nn.Module | No
             generator.set_output_mask(mask)
         except ValueError as e:
             raise ValueError(f"{path}: brain_mask does not fit the generator: {e}") from None
+    if hasattr(generator, "set_l0_output"):  # the l = 0 rule it was trained with (absent: tanh, the paper's)
+        try:
+            generator.set_l0_output(ckpt.get("l0_output"))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
     norm = ckpt.get("normalization")
     grid = ckpt.get("grid")
     return TrainedModel(

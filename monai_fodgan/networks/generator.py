@@ -18,6 +18,10 @@ __all__ = ["IMPLEMENTATIONS", "FODGenerator"]
 #: how the layers are computed: the exact cheaper forms (:mod:`monai_fodgan.networks.exact_forms`) or layer by
 #: layer as the published code does; both give the same function of the same parameters.
 IMPLEMENTATIONS = ("fused", "plain")
+#: How the l = 0 channel leaves the generator: ``tanh`` as every channel (the paper); ``nonnegative`` takes its
+#: absolute value, since the l = 0 coefficient is proportional to the FOD's integral (total fibre density) and is
+#: never negative in real data.
+L0_OUTPUTS = ("tanh", "nonnegative")
 
 
 class FODGenerator(StrictLoadMixin, nn.Module):
@@ -26,7 +30,8 @@ class FODGenerator(StrictLoadMixin, nn.Module):
     A transposed convolution turns the code into a ``start_shape`` grid with ``channels[0]`` features
     (no bias, BatchNorm, LeakyReLU ``first_slope``); then, per stage, nearest-neighbour upsampling by the
     stage's factors and a 3 x 3 x 3 convolution (no bias) with BatchNorm and ReLU, ``channels[i] ->
-    channels[i + 1]``; the last stage convolves to ``out_channels`` SH coefficients and applies tanh.
+    channels[i + 1]``; the last stage convolves to ``out_channels`` SH coefficients and applies tanh. The recipe
+    can mask the output (:meth:`set_output_mask`) and keep its l = 0 channel non-negative (:meth:`set_l0_output`).
 
     Args:
         latent_size: length of the latent code (paper: 5000).
@@ -94,6 +99,20 @@ class FODGenerator(StrictLoadMixin, nn.Module):
         # population's brain, 0 outside, so synthetic subjects have the exact zero background of prepared images;
         # all ones = no mask. Not in the state_dict: model.pt stores it as "brain_mask" (set_output_mask).
         self.register_buffer("output_mask", torch.ones((1, 1) + self.spatial_shape), persistent=False)
+        # the recipe's l = 0 rule (L0_OUTPUTS); like the mask, not in the state_dict: model.pt stores "l0_output"
+        self.l0_output = "tanh"
+
+    def set_l0_output(self, mode: str | None) -> FODGenerator:
+        """How the l = 0 channel is output (:data:`L0_OUTPUTS`; None: ``tanh``, the paper's)."""
+        mode = "tanh" if mode is None else str(mode)
+        if mode not in L0_OUTPUTS:
+            raise ValueError(f"l0_output must be one of {L0_OUTPUTS}, got {mode!r}.")
+        self.l0_output = mode
+        return self
+
+    def extra_repr(self) -> str:
+        # in repr (hence in a checkpoint's config hash) only when not the paper's, so older hashes stay valid
+        return "" if self.l0_output == "tanh" else f"l0_output={self.l0_output!r}"
 
     def set_output_mask(self, mask: torch.Tensor | None) -> FODGenerator:
         """Multiply every output by ``mask`` ((X, Y, Z) bool/0-1, the training grid), or by 1 again for None."""
@@ -147,9 +166,13 @@ class FODGenerator(StrictLoadMixin, nn.Module):
         """(B, latent) or (B, latent, 1, 1, 1) codes -> (B, out_channels, X, Y, Z) images in [-1, 1]."""
         z = z.reshape(z.shape[0], self.latent_size, 1, 1, 1)
         if torch.jit.is_scripting():  # TorchScript (MONAI's ckpt_export) gets the plain layers: the same function
-            return self.body(self.head(z)) * self.output_mask
-        out = self._forward(z)
-        return out * self.output_mask.to(out.dtype)  # 0/1: exact in every precision, and keeps the output's dtype
+            out = self.body(self.head(z)) * self.output_mask
+        else:
+            out = self._forward(z)
+            out = out * self.output_mask.to(out.dtype)  # 0/1: exact in every precision, and keeps the output's dtype
+        if self.l0_output == "nonnegative":
+            out = torch.cat([out[:, :1].abs(), out[:, 1:]], dim=1)
+        return out
 
     @torch.jit.unused
     def _forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -157,3 +157,25 @@ def test_generator_output_mask_zeroes_the_background_in_eager_and_torchscript() 
     with pytest.raises(ValueError, match="grid"):
         g.set_output_mask(torch.ones(8, 8, 8))
     torch.testing.assert_close(g.set_output_mask(None)(z), plain)
+
+
+def test_nonnegative_l0_output_is_the_absolute_l0_in_eager_and_torchscript_and_trains() -> None:
+    torch.manual_seed(0)
+    g = FODGenerator(8, 28, (8, 8, 4), (16, 8, 4)).eval()
+    z = torch.randn(2, 8)
+    plain = g(z)
+    assert (plain[:, 0] < 0).any()  # tanh alone puts l = 0 below zero
+    paper_repr = repr(g)
+    g.set_l0_output("nonnegative")
+    out = g(z)
+    torch.testing.assert_close(out[:, 0], plain[:, 0].abs())
+    torch.testing.assert_close(out[:, 1:], plain[:, 1:])
+    assert "l0_output" not in g.state_dict() and repr(g) != paper_repr  # a checkpoint's config hash tells them apart
+    torch.testing.assert_close(torch.jit.script(g)(z), out)
+    with pytest.raises(ValueError, match="l0_output"):
+        g.set_l0_output("relu")
+    assert repr(g.set_l0_output(None)) == paper_repr
+    torch.testing.assert_close(g(z), plain)
+    g.set_l0_output("nonnegative").train()  # gradients reach the last layer through |tanh|
+    g(z)[:, 0].sum().backward()
+    assert g.body[-2].weight.grad.abs().sum() > 0
