@@ -168,7 +168,8 @@ class AlphaWGANCheckpoint:
     def model_file_state(state: dict[str, Any]) -> dict[str, Any]:
         """What ``models/model.pt`` keeps of a checkpoint: generator (``model``) and encoder weights and the
         metadata inference needs; no critics, optimisers or RNG (the paper's would add 26 GB)."""
-        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "l0_output", "config_hash", "hyperparameters", "trainer")
+        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "l0_output", "config_hash", "hyperparameters",
+                "trainer")
         return {k: state[k] for k in keep if k in state}
 
     def _write(self, state: dict[str, Any], path: Path) -> None:
