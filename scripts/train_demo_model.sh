@@ -2,7 +2,7 @@
 # Reproduce the demo model shipped in bundle/models/ (demo_checkpoint.pt, demo_model.pt, demo_sh_stats.json):
 #   bash scripts/train_demo_model.sh [WORK_DIR] [ITERATIONS] [SUBJECTS]
 # A phantom population (seed 100) on the grid of configs/demo.json (32 x 32 x 16, the shipped model's), prepared with
-# MRtrix3 (DIPY without it), then the bundle's demo preset trained from scratch with train.json's recipe into
+# MRtrix3 (DIPY without it), then the bundle's demo preset trained from scratch with demo.json's recipe into
 # WORK_DIR/training, on the GPU when there is one (else the CPU: about 1.3 s per iteration on 2 cores).
 # GRID=3mm uses configs/demo_3mm.json instead: 56 x 64 x 56, about 3 mm isotropic (the crop widened with
 # --isotropic), where tractography recovers the phantom's bundles; minutes on a GPU, far too slow for 2 CPU cores.
@@ -39,9 +39,11 @@ LAST=$(ls "$WORK"/training/checkpoints/checkpoint_*.pt | sort | tail -n 1)
 if [ "${INSTALL:-0}" = "1" ]; then
     cp "$LAST" bundle/models/demo_checkpoint.pt
     cp "$WORK/training/model.pt" bundle/models/demo_model.pt
-    cp "$WORK/dataset/sh_stats.json" bundle/models/demo_sh_stats.json
+    # the statistics the model was trained with (train.json may have computed them at another quantile than prepare)
+    $PY -c "import sys, torch; from monai_fodgan.transforms import SHNormalization; SHNormalization.from_dict(torch.load(sys.argv[1], weights_only=True)['normalization']).save(sys.argv[2])" \
+        "$WORK/training/model.pt" bundle/models/demo_sh_stats.json
     echo "demo model installed in bundle/models/ (from $LAST)"
 else
-    echo "demo model: $WORK/training/model.pt, full state: $LAST, statistics: $WORK/dataset/sh_stats.json"
+    echo "demo model: $WORK/training/model.pt (with its SH statistics), full state: $LAST"
     echo "(the shipped bundle/models/ are unchanged; INSTALL=1 replaces them)"
 fi

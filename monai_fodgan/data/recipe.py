@@ -10,6 +10,9 @@ Each is a key of the bundle's ``train.json`` (the paper's choice is one of the o
 * ``background``: ``"population_mask"`` multiplies the generator's output by the voxels that are brain in at least
   ``mask_fraction`` of the training subjects (:func:`population_mask`), in training and in every sampling path, so a
   synthetic subject's background is exactly zero like every prepared image's; ``"none"`` leaves G's output as is.
+
+The fourth choice, ``l0_output`` (``"tanh"``, the paper's, or ``"nonnegative"``), belongs to the generator
+(:meth:`monai_fodgan.networks.FODGenerator.set_l0_output`).
 """
 
 from __future__ import annotations
