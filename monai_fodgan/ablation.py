@@ -147,18 +147,23 @@ def table_rows(results: dict[str, list[dict]]) -> tuple[list[str], list[dict[str
     return columns, rows
 
 
+def _cell(text: object) -> str:
+    """Text for a Markdown table cell: a literal ``|`` (as in \|tanh\|) would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def markdown_table(columns: list[str], rows: list[dict[str, Any]], heading: str) -> str:
     """The ablation as a Markdown document: the recipes, then one table with a row per recipe."""
     lines = [heading, "", "| recipe | what |", "| --- | --- |"]
-    lines += [f"| `{r['recipe']}` | {RECIPES[r['recipe']][1]} |" for r in rows if r["recipe"] in RECIPES]
+    lines += [f"| `{r['recipe']}` | {_cell(RECIPES[r['recipe']][1])} |" for r in rows if r["recipe"] in RECIPES]
     lines += ["", "| check | " + " | ".join(f"`{r['recipe']}`" for r in rows) + " |",
               "| --- | " + " | ".join("---" for _ in rows) + " |"]
     for column in columns:
         cells = []
         for r in rows:
             cell = r.get(column)
-            cells.append("" if cell is None else f"{cell['value']} ({cell['pass']}/{cell['n']} pass)")
-        lines.append(f"| {column} | " + " | ".join(cells) + " |")
+            cells.append("" if cell is None else _cell(f"{cell['value']} ({cell['pass']}/{cell['n']} pass)"))
+        lines.append(f"| {_cell(column)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

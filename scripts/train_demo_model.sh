@@ -3,7 +3,7 @@
 #   bash scripts/train_demo_model.sh [WORK_DIR] [ITERATIONS] [SUBJECTS]
 # A phantom population (seed 100) on the grid of configs/demo.json (32 x 32 x 16, the shipped model's), prepared with
 # MRtrix3 (DIPY without it), then the bundle's demo preset trained from scratch with demo.json's recipe into
-# WORK_DIR/training, on the GPU when there is one (else the CPU: about 1.3 s per iteration on 2 cores).
+# WORK_DIR/training, on the GPU when there is one (else the CPU: about 0.65 s per iteration on 2 cores).
 # GRID=3mm uses configs/demo_3mm.json instead: 56 x 64 x 56, about 3 mm isotropic (the crop widened with
 # --isotropic), where tractography recovers the phantom's bundles; minutes on a GPU, far too slow for 2 CPU cores.
 # The shipped files' log is bundle/docs/demo_training_log.txt.
@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-demo_model_work}"
-ITERATIONS="${2:-3300}"
-SUBJECTS="${3:-64}"
+ITERATIONS="${2:-2000}"
+SUBJECTS="${3:-32}"
 bash scripts/setup_env.sh >/dev/null
 PY=.venv/bin/python
 CONFIGS="'bundle/configs/train.json','bundle/configs/demo.json'"

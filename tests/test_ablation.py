@@ -74,3 +74,8 @@ def test_table_averages_numbers_over_seeds_and_counts_passes() -> None:
     assert rows[1]["negative l = 0"]["value"] == "n/a"
     text = markdown_table(columns, rows, "# t")
     assert "| negative l = 0 | 0.012 (1/2 pass) | n/a (0/1 pass) |" in text
+    # a literal | inside a cell is escaped, so every row keeps its number of cells
+    columns, rows = table_rows({"paper": [{"verdict": {"checks": [{"check": "|bias| < 10%", "value": "3", "status": "pass"}]}}]})
+    table = [line for line in markdown_table(columns, rows, "# t").splitlines() if line.startswith("| ")]
+    assert "| \\|bias\\| < 10% | 3 (1/1 pass) |" in table
+    assert {line.replace("\\|", "").count("|") for line in table} == {3}

@@ -186,7 +186,7 @@ COMMANDS: dict[str, tuple[list[tuple[str, str]] | None, str]] = {
         ([("--num_samples 100", "--num_samples 2")], ""),
     "python -m monai.bundle run inference --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --mode reconstruct": ([], ""),
     "python -m monai.bundle run inference --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --mode interpolate": ([], ""),
-    "bash scripts/train_demo_model.sh demo_model_work 3300": ([("3300", "2 4")], ""),  # 2 iterations on 4 subjects
+    "bash scripts/train_demo_model.sh demo_model_work 2000 32": ([("2000 32", "2 4")], ""),  # 2 iterations on 4 subjects
     "python -m monai.bundle verify_metadata --meta_file bundle/configs/metadata.json --filepath bundle/docs/meta_schema.json": ([], ""),
     "python -m monai.bundle verify_net_in_out export_network_def --config_file \"['bundle/configs/inference.json','bundle/configs/demo.json']\" --meta_file bundle/configs/metadata.json --_meta_#network_data_format#inputs#image#num_channels 64":
         ([], ""),

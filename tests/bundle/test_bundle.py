@@ -146,11 +146,24 @@ def test_load_bundle_from_another_program(trained_tiny: tuple[Path, Path]) -> No
     assert not model.generator.training
 
 
-def test_shipped_demo_model_loads_and_generates() -> None:
+def test_shipped_demo_model_loads_and_generates_with_the_recipe_demo_json_states() -> None:
     model = load_bundle(BUNDLE, config_file=[CONFIGS / "inference.json", CONFIGS / "demo.json"], model_file=BUNDLE / "models" / "demo_model.pt")
     fod = model.normalization.denormalize(sample_images(model.generator, 2, seed=0), channel_dim=1)
     assert fod.shape == (2, 28, 32, 32, 16) and torch.isfinite(fod).all()
     assert model.iteration >= 1000
+    # demo.json (which the main job continues the model with) states the recipe the model was trained with
+    demo = json.loads((CONFIGS / "demo.json").read_text())
+    saved = torch.load(BUNDLE / "models" / "demo_model.pt", weights_only=True)
+    stats = json.loads((BUNDLE / "models" / "demo_sh_stats.json").read_text())
+    assert (saved["normalization"]["mode"], saved["normalization"]["quantile"]) == \
+        (demo["normalization_mode"], demo["normalization_quantile"]) == (stats["mode"], stats["quantile"])
+    np.testing.assert_allclose(saved["normalization"]["scales"], stats["scales"], rtol=1e-6)
+    assert saved.get("l0_output", "tanh") == demo["l0_output"]
+    assert (saved["brain_mask"] is not None) == (demo["background"] == "population_mask")
+    if demo["l0_output"] == "nonnegative":
+        assert fod[:, 0].min() >= 0
+    if saved["brain_mask"] is not None:
+        assert torch.all(fod[:, :, ~saved["brain_mask"]] == 0)
 
 
 def test_sigkill_resume_continues_with_identical_losses(tiny_fod_dataset: Path, tmp_path: Path) -> None:
