@@ -80,7 +80,11 @@ def recipe_normalization(normalization_file: str | Path, mode: str, quantile: fl
                          "to compute them from.")
     from monai_fodgan.data.datalist import load_datalist
 
+    from monai_fodgan.data.stream import check_datalist
+
     items = load_datalist(datalist_file, "training")
+    # the same header checks as the training data's, so a bad file is named before statistics are computed from it
+    check_datalist(items, lmax=lmax, source=f"{datalist_file} (training)")
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), max_images)).round().astype(int))
     logger.info("normalisation: %s statistics at quantile %g from %d training images of %s (%s holds other statistics)",
                 mode, quantile, len(pick), datalist_file, path)
