@@ -125,7 +125,7 @@ def test_checkpoint_round_trip_restores_everything(tiny_fod_dataset: Path, tmp_p
                           "cd_optimizer", "rng", "normalization", "config_hash", "grid"}
     assert state["grid"]["spatial_shape"] == list(TINY_SHAPE)
     final = torch.load(tmp_path / "model.pt", weights_only=True)
-    assert set(final) == {"model", "encoder", "normalization", "grid", "brain_mask", "config_hash", "hyperparameters", "trainer"}
+    assert set(final) == {"model", "encoder", "normalization", "grid", "brain_mask", "l0_output", "config_hash", "hyperparameters", "trainer"}
     for k, v in final["model"].items():
         assert torch.equal(v, trainer.generator.state_dict()[k])
     # a run with another lambda refuses to resume from it
