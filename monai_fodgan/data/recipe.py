@@ -79,7 +79,6 @@ def recipe_normalization(normalization_file: str | Path, mode: str, quantile: fl
         raise ValueError(f"{path} does not hold {mode} statistics at quantile {quantile}, and no datalist was given "
                          "to compute them from.")
     from monai_fodgan.data.datalist import load_datalist
-
     from monai_fodgan.data.stream import check_datalist
 
     items = load_datalist(datalist_file, "training")

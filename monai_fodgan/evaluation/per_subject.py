@@ -185,7 +185,7 @@ def _tracking_step(task: SubjectTask, backend: str, cache: ResultCache, fod: np.
         for a, algorithm in enumerate(cfg.algorithms):
             for t, tract in enumerate(cfg.tracts):
                 seed_region = regions[tract].include[0]
-                streamlines = tracker.tract(algorithm, regions[tract], cfg.tract_streamlines) if seed_region.any() else []
+                streamlines = tracker.tract(algorithm, regions[tract], cfg.tract_streamlines)  # [] when a region is empty
                 centre = np.argwhere(seed_region).mean(0) if seed_region.any() else np.zeros(3)
                 measures = measure_tract(streamlines, affine[:3, :3] @ centre + affine[:3, 3], afd, affine, task.grid,
                                          cfg.profile_points, cfg.mask_threshold)
