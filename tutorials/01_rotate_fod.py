@@ -19,7 +19,6 @@
 
 # %%
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +62,8 @@ rotated = rotate({"image": fod})["image"]
 # fibres pointing 10 degrees off; the angular correlation (ACC, 1 = same orientation structure) shows it.
 
 # %%
-from monai_fodgan.transforms.functional import resample_world  # noqa: E402
-from monai_fodgan.geometry import image_center, rotation_from_angles  # noqa: E402
+from monai_fodgan.geometry import image_center, rotation_from_angles
+from monai_fodgan.transforms.functional import resample_world
 
 r = rotation_from_angles((0.0, 0.0, np.deg2rad(10.0)))
 c = image_center(fod.affine, fod.shape[1:])

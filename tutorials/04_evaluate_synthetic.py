@@ -27,8 +27,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from monai_fodgan.bundle_paths import source_bundle
 from monai_fodgan.data.phantom import make_population, mni_box
 from monai_fodgan.evaluation import EvaluationConfig, run_evaluation

@@ -31,9 +31,10 @@ from monai_fodgan.data.stream import image_grid
 from monai_fodgan.engines.logs import quiet_fresh_start
 from monai_fodgan.io import atomic_output
 from monai_fodgan.locking import OutputLock
+from monai_fodgan.networks.generator import OUTPUT_RULE_KEYS
 from monai_fodgan.transforms.normalize import SHNormalization
 
-__all__ = ["AlphaWGANCheckpoint", "rng_state", "set_rng_state", "load_checkpoint", "config_digest"]
+__all__ = ["AlphaWGANCheckpoint", "config_digest", "load_checkpoint", "rng_state", "set_rng_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +158,9 @@ class AlphaWGANCheckpoint:
         out["normalization"] = None if self.normalization is None else self.normalization.to_dict()
         out["grid"] = self.grid
         generator = _module(engine.generator)
-        # the recipe's background rule: inference multiplies by the same mask (absent = no mask)
-        out["brain_mask"] = generator.output_mask[0, 0].bool().cpu() if getattr(generator, "has_output_mask", False) else None
-        out["l0_output"] = getattr(generator, "l0_output", "tanh")
+        # the recipe's output rules (not in the state_dict), which inference applies again; the paper's by default
+        paper_rules = {"brain_mask": None, "l0_output": "tanh"}
+        out.update(generator.output_rules() if hasattr(generator, "output_rules") else paper_rules)
         out["config_hash"] = config_digest(engine)
         out["hyperparameters"] = engine.hyperparameters()
         return out
@@ -168,8 +169,7 @@ class AlphaWGANCheckpoint:
     def model_file_state(state: dict[str, Any]) -> dict[str, Any]:
         """What ``models/model.pt`` keeps of a checkpoint: generator (``model``) and encoder weights and the
         metadata inference needs; no critics, optimisers or RNG (the paper's would add 26 GB)."""
-        keep = ("model", "encoder", "normalization", "grid", "brain_mask", "l0_output", "config_hash", "hyperparameters",
-                "trainer")
+        keep = ("model", "encoder", "normalization", "grid", *OUTPUT_RULE_KEYS, "config_hash", "hyperparameters", "trainer")
         return {k: state[k] for k in keep if k in state}
 
     def _write(self, state: dict[str, Any], path: Path) -> None:

@@ -77,10 +77,8 @@ class FODSynthesizer(nn.Module):
             raise ValueError("the weights file has no 'normalization' statistics: it cannot be de-normalised to the data's "
                              "units (a bundle model.pt or training checkpoint has them).")
         result = self.generator.load_state_dict(state_dict["model"], strict=strict, assign=assign)
-        if hasattr(self.generator, "set_output_mask"):  # the recipe's background rule, as load_weights applies it
-            self.generator.set_output_mask(state_dict.get("brain_mask"))
-        if hasattr(self.generator, "set_l0_output"):
-            self.generator.set_l0_output(state_dict.get("l0_output"))
+        if hasattr(self.generator, "set_output_rules"):  # the recipe's output rules, as load_weights applies them
+            self.generator.set_output_rules(state_dict)
         stats = SHNormalization.from_dict(state_dict["normalization"])
         # float32 like the images SyntheticWriter de-normalises, so the product is the same number
         self.scales.copy_(stats.channel_scales(self.scales.numel()).to(torch.float32))

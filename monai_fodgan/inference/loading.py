@@ -13,7 +13,7 @@ from torch import nn
 from monai_fodgan.engines.checkpoint import load_checkpoint
 from monai_fodgan.transforms.normalize import SHNormalization
 
-__all__ = ["TrainedModel", "load_weights", "load_bundle"]
+__all__ = ["TrainedModel", "load_bundle", "load_weights"]
 
 _KEYS = {"generator": "model", "encoder": "encoder", "critic": "critic", "code_critic": "code_critic"}
 
@@ -65,15 +65,9 @@ def load_weights(path: str | Path, generator: nn.Module, encoder: nn.Module | No
         except RuntimeError as e:
             raise ValueError(f"{path}: the {name} weights do not fit this architecture: {e}") from None
         net.eval()
-    mask = ckpt.get("brain_mask")
-    if hasattr(generator, "set_output_mask"):  # the background rule the model was trained with (None: no mask)
+    if hasattr(generator, "set_output_rules"):  # the recipe's background and l = 0 rules it was trained with
         try:
-            generator.set_output_mask(mask)
-        except ValueError as e:
-            raise ValueError(f"{path}: brain_mask does not fit the generator: {e}") from None
-    if hasattr(generator, "set_l0_output"):  # the l = 0 rule it was trained with (absent: tanh, the paper's)
-        try:
-            generator.set_l0_output(ckpt.get("l0_output"))
+            generator.set_output_rules(ckpt)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
     norm = ckpt.get("normalization")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ from monai_fodgan.networks.exact_forms import code_to_grid, upsample_conv3d
 from monai_fodgan.networks.layout import stage_factors, start_shape
 from monai_fodgan.networks.strict_loading import StrictLoadMixin
 
-__all__ = ["IMPLEMENTATIONS", "FODGenerator"]
+__all__ = ["IMPLEMENTATIONS", "L0_OUTPUTS", "OUTPUT_RULE_KEYS", "FODGenerator"]
 
 #: how the layers are computed: the exact cheaper forms (:mod:`monai_fodgan.networks.exact_forms`) or layer by
 #: layer as the published code does; both give the same function of the same parameters.
@@ -22,6 +23,9 @@ IMPLEMENTATIONS = ("fused", "plain")
 #: absolute value, since the l = 0 coefficient is proportional to the FOD's integral (total fibre density) and is
 #: never negative in real data.
 L0_OUTPUTS = ("tanh", "nonnegative")
+#: The keys under which a weights file (checkpoint, ``models/model.pt``) stores the recipe's output rules, which are
+#: not in the state_dict: ``brain_mask`` ((X, Y, Z) bool, or None for no mask) and ``l0_output``.
+OUTPUT_RULE_KEYS = ("brain_mask", "l0_output")
 
 
 class FODGenerator(StrictLoadMixin, nn.Module):
@@ -130,6 +134,23 @@ class FODGenerator(StrictLoadMixin, nn.Module):
     def has_output_mask(self) -> bool:
         """Whether an output mask other than all ones is set."""
         return not bool(torch.all(self.output_mask == 1))
+
+    def output_rules(self) -> dict[str, Any]:
+        """The recipe's output rules as a weights file stores them (:data:`OUTPUT_RULE_KEYS`)."""
+        mask = self.output_mask[0, 0].bool().cpu() if self.has_output_mask else None
+        return {"brain_mask": mask, "l0_output": self.l0_output}
+
+    def set_output_rules(self, stored: Mapping[str, Any]) -> FODGenerator:
+        """Apply the output rules a weights file stores; absent keys mean the paper's (no mask, tanh).
+
+        Raises:
+            ValueError: the stored mask does not fit this generator's grid, or ``l0_output`` is unknown.
+        """
+        try:
+            self.set_output_mask(stored.get("brain_mask"))
+        except ValueError as e:
+            raise ValueError(f"brain_mask does not fit the generator: {e}") from None
+        return self.set_l0_output(stored.get("l0_output"))
 
     def _stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Stage ``i``: upsample + conv, then BatchNorm + ReLU (or tanh for the last stage)."""

@@ -1,5 +1,5 @@
 """The training recipe's choices: normalisation modes, the paper's fixed rotated copies, the population brain mask
-and the generator's masked output."""
+and the generator's output rules (mask, l = 0) and how weights files carry them."""
 
 from __future__ import annotations
 
@@ -179,3 +179,38 @@ def test_nonnegative_l0_output_is_the_absolute_l0_in_eager_and_torchscript_and_t
     g.set_l0_output("nonnegative").train()  # gradients reach the last layer through |tanh|
     g(z)[:, 0].sum().backward()
     assert g.body[-2].weight.grad.abs().sum() > 0
+
+
+def test_output_rules_survive_a_weights_file_into_load_weights_and_the_export_module(tmp_path: Path) -> None:
+    """The mask and the l = 0 rule are not in the state_dict: a weights file carries them under their own keys, and
+    both readers (load_weights for the bundle and Python API, FODSynthesizer for export) restore the same function."""
+    from monai_fodgan.inference import load_weights
+    from monai_fodgan.inference.export import FODSynthesizer
+    from monai_fodgan.networks.generator import OUTPUT_RULE_KEYS
+
+    torch.manual_seed(0)
+    g = FODGenerator(8, 28, (8, 8, 4), (16, 8, 4)).eval()
+    assert g.output_rules() == {"brain_mask": None, "l0_output": "tanh"}  # the paper's
+    mask = torch.zeros(8, 8, 4, dtype=torch.bool)
+    mask[1:7, 2:6, 1:] = True
+    g.set_output_rules({"brain_mask": mask, "l0_output": "nonnegative"})
+    rules = g.output_rules()
+    assert set(rules) == set(OUTPUT_RULE_KEYS) and rules["l0_output"] == "nonnegative"
+    torch.testing.assert_close(rules["brain_mask"], mask)
+    z = torch.randn(2, 8)
+    expected = g(z)
+    stats = SHNormalization(lmax=6, scales=(1.0, 1.0, 1.0, 1.0), mode="global")
+    path = tmp_path / "model.pt"
+    torch.save({"model": g.state_dict(), "normalization": stats.to_dict(), **rules}, path)
+
+    fresh = FODGenerator(8, 28, (8, 8, 4), (16, 8, 4))
+    torch.testing.assert_close(load_weights(path, fresh).generator(z), expected)
+    synth = FODSynthesizer(FODGenerator(8, 28, (8, 8, 4), (16, 8, 4)))
+    synth.load_state_dict(torch.load(path, weights_only=True))
+    assert synth.generator.output_rules()["l0_output"] == "nonnegative"
+    torch.testing.assert_close(synth.generator.output_rules()["brain_mask"], mask)
+    assert torch.all(synth(z)[:, :, ~mask] == 0) and torch.all(synth(z)[:, 0] >= 0)
+
+    torch.save({"model": g.state_dict(), "brain_mask": torch.ones(8, 8, 8, dtype=torch.bool)}, path)
+    with pytest.raises(ValueError, match=r"model\.pt: brain_mask does not fit the generator"):
+        load_weights(path, FODGenerator(8, 28, (8, 8, 4), (16, 8, 4)))
