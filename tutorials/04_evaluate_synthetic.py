@@ -79,8 +79,8 @@ print(sorted(p.name for p in sets["synthetic"].iterdir()))
 # %%
 cfg = EvaluationConfig(synthetic=sets["synthetic"], reference=sets["reference"], training=sets["training"],
                        out=out / "evaluation", template="phantom", truth=phantom, tracts=("CC", "CST_L", "CST_R", "OR_L", "OR_R"),
-                       streamlines=2000, tract_streamlines=150, tract_seeds=20, mantel_permutations=99,
-                       mmd_permutations=200, jobs=2, progress=False)
+                       streamlines=1000, tract_streamlines=100, tract_seeds=20, mantel_permutations=99,
+                       mmd_permutations=99, jobs=2, progress=False)
 metrics = run_evaluation(cfg)
 figures = cfg.out / "figures"
 

@@ -41,9 +41,12 @@ def _panels(n: int, ncols: int, width: float, height: float) -> tuple:
     return figure, list(axes.flat[:n])
 
 
-def _save(fig, path: str | Path, dpi: int = 80) -> Path:
+def _save(fig, path: str | Path, dpi: int = 80, tight: bool = True) -> Path:
+    """Write ``fig`` as PNG (atomically) and close it; ``tight=False`` keeps the figure's own margins (a figure of
+    many small panels lays itself out with ``subplots_adjust``: tight_layout measures every tick label, seconds)."""
     plt = _pyplot()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
@@ -67,7 +70,8 @@ def plot_histograms(edges: np.ndarray, counts: dict[str, np.ndarray], path: str 
         ax.tick_params(labelsize=5)
     axes[0].legend(fontsize=5)
     fig.suptitle("Voxel values of each SH coefficient (MRtrix3 volume order), all voxels of all subjects", fontsize=9)
-    return _save(fig, path)
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.04, top=0.92, wspace=0.3, hspace=0.5)
+    return _save(fig, path, tight=False)
 
 
 def plot_distributions(panels: Sequence[tuple[str, dict[str, Sequence[float]]]], path: str | Path,
