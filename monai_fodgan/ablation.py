@@ -148,7 +148,7 @@ def table_rows(results: dict[str, list[dict]]) -> tuple[list[str], list[dict[str
 
 
 def _cell(text: object) -> str:
-    """Text for a Markdown table cell: a literal ``|`` (as in \|tanh\|) would end the cell."""
+    """Text for a Markdown table cell: a literal ``|`` (as in ``|tanh|``) would end the cell, so it is escaped."""
     return str(text).replace("|", "\\|")
 
 

@@ -140,7 +140,8 @@ def eval_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def dask_cluster() -> str:
-    """A real Dask cluster on this machine, two worker PROCESSES of one thread each (as separate nodes would be):
+    """A real Dask cluster on this machine, two worker PROCESSES of one thread each (as separate nodes would be; its
+    dashboard on a free port, as each pytest-xdist worker starts its own cluster):
     yields its scheduler address. The workers import the repository first (PYTHONPATH), as the test process does;
     a dead worker is restarted by its nanny."""
     import logging
@@ -151,7 +152,7 @@ def dask_cluster() -> str:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else [])])
     os.environ["MPLBACKEND"] = "Agg"
     try:
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR) as cluster:
             yield cluster.scheduler_address
     finally:
