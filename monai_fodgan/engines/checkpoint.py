@@ -158,9 +158,10 @@ class AlphaWGANCheckpoint:
         out["normalization"] = None if self.normalization is None else self.normalization.to_dict()
         out["grid"] = self.grid
         generator = _module(engine.generator)
-        # the recipe's output rules (not in the state_dict), which inference applies again; the paper's by default
-        paper_rules = {"brain_mask": None, "l0_output": "tanh"}
-        out.update(generator.output_rules() if hasattr(generator, "output_rules") else paper_rules)
+        # the recipe's output rules (not in the state_dict), which inference applies again; a generator without them
+        # writes none, and every reader (FODGenerator.set_output_rules) takes absent keys as the paper's
+        if hasattr(generator, "output_rules"):
+            out.update(generator.output_rules())
         out["config_hash"] = config_digest(engine)
         out["hyperparameters"] = engine.hyperparameters()
         return out
