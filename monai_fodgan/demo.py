@@ -93,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shipped_weights(models: Path, shape: list[int]) -> Path | None:
+    """The shipped weights-only demo model (``demo*_model.pt``) trained on ``shape``, if one is."""
+    import torch
+
+    for path in sorted(models.glob("demo*_model.pt")):
+        grid = (torch.load(path, map_location="cpu", weights_only=True).get("grid") or {}).get("spatial_shape")
+        if grid is not None and [int(v) for v in grid] == shape:
+            return path
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -162,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         _bundle("training", [configs / "train.json", *overrides], work_dir=out, init_checkpoint=shipped,
                 max_iterations=done + args.iterations)
     else:
+        weights = _shipped_weights(bundle / "models", shape)
+        longer = (f"{weights} is a longer run on this grid: sample it with run inference --checkpoint_file {weights}" if weights
+                  else "scripts/train_demo_model.sh trains a full model on this grid")
         steps.begin(f"training the bundle FROM SCRATCH for {args.iterations} iterations: the shipped demo model ({shipped}) is "
-                    f"{shipped_grid}; samples of so short a run are noise (scripts/train_demo_model.sh trains a full model "
-                    "on this grid):")
+                    f"{shipped_grid}; samples of so short a run are noise ({longer}):")
         _bundle("training", [configs / "train.json", *overrides], work_dir=out, max_iterations=args.iterations,
                 normalization_file=cfg.out / "sh_stats.json")
     steps.done(f"model: {training / 'model.pt'}; losses: {training / 'losses.jsonl'}; samples: {training / 'samples'}")

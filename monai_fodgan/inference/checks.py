@@ -21,6 +21,8 @@ __all__ = ["WeightsMismatchError", "check_weights", "weight_shapes"]
 
 #: preset -> the override config that selects it (shipped in bundle/configs/)
 PRESET_CONFIGS = {"demo": "configs/demo.json"}
+#: grid -> the override config, added after the preset's, that selects it (the shipped 3 mm demo model's grid)
+GRID_CONFIGS = {(56, 64, 56): "configs/demo_3mm.json"}
 
 
 class WeightsMismatchError(ValueError):
@@ -83,7 +85,8 @@ def _check(path: Path, network_args: Mapping[str, Mapping[str, Any]], preset: st
     if not path.is_file():
         raise WeightsMismatchError(
             f"no weights at {path}: train first (python -m monai.bundle run training ...), or pass --checkpoint_file "
-            "(the shipped demo model is bundle/models/demo_model.pt, used with configs/demo.json).")
+            "(the shipped demo models are bundle/models/demo_model.pt, used with configs/demo.json, and "
+            "bundle/models/demo_3mm_model.pt, used with configs/demo.json and configs/demo_3mm.json).")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if "model" not in state:
         raise WeightsMismatchError(f"{path}: no generator weights (key 'model'); keys: {sorted(state)}.")
@@ -96,7 +99,9 @@ def _check(path: Path, network_args: Mapping[str, Mapping[str, Any]], preset: st
     found = _identify(stored, grid, channels)
     latent = PRESETS[found]["latent"] if found else "?"
     wanted = _describe(preset, spatial_shape, network_args["generator"].get("latent_size"))
-    hint = (f"add {PRESET_CONFIGS[found]} to --config_file" if found in PRESET_CONFIGS
+    configs = [PRESET_CONFIGS[found]] if found in PRESET_CONFIGS else []
+    configs += [GRID_CONFIGS[tuple(grid)]] if configs and tuple(grid) in GRID_CONFIGS else []
+    hint = (f"add {' and then '.join(configs)} to --config_file" if configs
             else f"pass --preset {found} --spatial_shape \"{list(grid)}\"" if found
             else "pass the preset and spatial_shape it was trained with")
     raise WeightsMismatchError(f"{path} holds a generator of {_describe(found, grid, latent)}, but this config builds "

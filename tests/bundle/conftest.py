@@ -21,7 +21,7 @@ def tiny_config(folder: Path, dataset_dir: Path, out: Path, **extra: object) -> 
     cfg = {
         "preset": "tiny", "spatial_shape": list(TINY_SHAPE), "device": "cpu", "num_workers": 0, "cache_dataset": True,
         "precision": "fp32", "batch_size": 2, "augmentation": "random", "rotation_prob": 0.5, "max_iterations": 4, "epoch_length": 2,
-        "checkpoint_every_epochs": 1, "sample_every": 2, "log_every": 1,
+        "checkpoint_every_epochs": 1, "sample_every": 2, "memorisation_every": 2, "log_every": 1,
         "dataset_dir": str(dataset_dir), "normalization_file": str(dataset_dir / "sh_stats.json"),
         "output_dir": str(out), "ckpt_dir": str(out / "checkpoints"), "checkpoint_file": str(out / "model.pt"),
     }

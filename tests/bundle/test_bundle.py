@@ -59,6 +59,23 @@ def test_training_writes_model_checkpoints_and_monitoring(trained_tiny: tuple[Pa
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_training_checks_memorisation_with_the_generator_of_each_iteration(trained_tiny: tuple[Path, Path],
+                                                                           tiny_fod_dataset: Path) -> None:
+    from monai_fodgan.engines import MemorisationCheck
+
+    out, _ = trained_tiny
+    records = [json.loads(line) for line in (out / "memorisation.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [2, 4]  # every 2 iterations; the end (4) is not checked twice
+    assert all((r["samples"], r["training_images"], r["held_out_images"]) == (16, 6, 2) for r in records)
+    # the final model, checked again outside training, gives the run's last record
+    nets = build_alpha_wgan("tiny", TINY_SHAPE)
+    trained = load_weights(out / "model.pt", nets["generator"], nets["encoder"])
+    again = MemorisationCheck(nets["generator"], tiny_fod_dataset / "datalist.json", trained.normalization,
+                              out / "again.jsonl", n=16).check()
+    assert again["flagged"] == records[-1]["flagged"]
+    assert again["ratio_of_medians"] == pytest.approx(records[-1]["ratio_of_medians"], rel=1e-5)
+
+
 def test_inference_writes_denormalised_subjects_on_training_grid(trained_tiny: tuple[Path, Path], tiny_fod_dataset: Path,
                                                                tmp_path: Path) -> None:
     out, override = trained_tiny
@@ -146,15 +163,24 @@ def test_load_bundle_from_another_program(trained_tiny: tuple[Path, Path]) -> No
     assert not model.generator.training
 
 
-def test_shipped_demo_model_loads_and_generates_with_the_recipe_demo_json_states() -> None:
-    model = load_bundle(BUNDLE, config_file=[CONFIGS / "inference.json", CONFIGS / "demo.json"], model_file=BUNDLE / "models" / "demo_model.pt")
+@pytest.mark.parametrize(("name", "configs", "shape", "iterations"), [
+    ("demo", ["demo.json"], (32, 32, 16), 1000),  # the main job's model
+    ("demo_3mm", ["demo.json", "demo_3mm.json"], (56, 64, 56), 500),  # the 3 mm grid's, trained on the CPU as far as time allowed
+])
+def test_shipped_demo_model_loads_and_generates_with_the_recipe_demo_json_states(
+        name: str, configs: list[str], shape: tuple[int, int, int], iterations: int) -> None:
+    weights = BUNDLE / "models" / f"{name}_model.pt"
+    model = load_bundle(BUNDLE, config_file=[CONFIGS / "inference.json", *(CONFIGS / c for c in configs)], model_file=weights)
     fod = model.normalization.denormalize(sample_images(model.generator, 2, seed=0), channel_dim=1)
-    assert fod.shape == (2, 28, 32, 32, 16) and torch.isfinite(fod).all()
-    assert model.iteration >= 1000
+    assert fod.shape == (2, 28, *shape) and torch.isfinite(fod).all()
+    assert model.iteration >= iterations
     # demo.json (which the main job continues the model with) states the recipe the model was trained with
     demo = json.loads((CONFIGS / "demo.json").read_text())
-    saved = torch.load(BUNDLE / "models" / "demo_model.pt", weights_only=True)
-    stats = json.loads((BUNDLE / "models" / "demo_sh_stats.json").read_text())
+    saved = torch.load(weights, weights_only=True)
+    stats = json.loads((BUNDLE / "models" / f"{name}_sh_stats.json").read_text())
+    # training with these configs takes this model's statistics (the last config that names a file wins)
+    named = [json.loads((CONFIGS / c).read_text()).get("normalization_file") for c in configs]
+    assert f"'{name}_sh_stats.json'" in [n for n in named if n][-1]
     assert (saved["normalization"]["mode"], saved["normalization"]["quantile"]) == \
         (demo["normalization_mode"], demo["normalization_quantile"]) == (stats["mode"], stats["quantile"])
     np.testing.assert_allclose(saved["normalization"]["scales"], stats["scales"], rtol=1e-6)

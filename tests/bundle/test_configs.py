@@ -16,6 +16,7 @@ from tests.bundle.conftest import BUNDLE, CONFIGS, bundle_command, run_bundle
 from tests.conftest import REPO_ROOT
 
 SHIPPED = BUNDLE / "models" / "demo_model.pt"
+SHIPPED_3MM = BUNDLE / "models" / "demo_3mm_model.pt"
 
 
 def _parsed(files: list[str], *ids: str) -> dict[str, str]:
@@ -64,6 +65,11 @@ def test_check_weights_accepts_matching_and_names_the_config_to_add(tmp_path: Pa
         check_weights(SHIPPED, alpha_wgan_arguments("paper", (128, 128, 64)), "paper", (128, 128, 64))
     with pytest.raises(WeightsMismatchError, match="no weights at .*train first"):
         check_weights(tmp_path / "model.pt", alpha_wgan_arguments("demo", (32, 32, 16)), "demo", (32, 32, 16))
+    # the 3 mm model with demo.json alone: the grid's config is named too, after the preset's
+    check_weights(SHIPPED_3MM, alpha_wgan_arguments("demo", (56, 64, 56)), "demo", (56, 64, 56))
+    with pytest.raises(WeightsMismatchError, match=r"preset 'demo' on 56 x 64 x 56 .*preset 'demo' on 32 x 32 x 16.*add "
+                                                   r"configs/demo.json and then configs/demo_3mm.json to --config_file"):
+        check_weights(SHIPPED_3MM, alpha_wgan_arguments("demo", (32, 32, 16)), "demo", (32, 32, 16))
 
 
 def test_inference_with_mismatched_weights_stops_in_one_line_before_building(tmp_path: Path) -> None:
@@ -79,3 +85,12 @@ def test_inference_with_mismatched_weights_stops_in_one_line_before_building(tmp
     assert seconds < 60, f"{seconds:.0f} s: the paper's 1.2-billion-parameter generator was built (about 2 min on 2 cores)"
     assert not (tmp_path / "synthetic").exists()
     assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == before
+
+
+def test_main_job_names_the_shipped_model_of_its_grid() -> None:
+    # what the main job points to when it trains from scratch on a grid whose full training state is not shipped
+    from monai_fodgan.demo import _shipped_weights
+
+    assert _shipped_weights(BUNDLE / "models", [32, 32, 16]) == SHIPPED
+    assert _shipped_weights(BUNDLE / "models", [56, 64, 56]) == SHIPPED_3MM
+    assert _shipped_weights(BUNDLE / "models", [40, 40, 40]) is None
