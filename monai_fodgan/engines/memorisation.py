@@ -6,7 +6,10 @@ reproduce it (the demo model at 7,000 iterations: 9 of 16 samples flagged, ``bun
 ``interval`` iterations, the same rule tells a user when that begins, so that an earlier checkpoint can be chosen.
 
 Distances are Euclidean over voxels and SH coefficients, in the training's normalised units on the training grid
-(the ratio to the held-out distances is that of the data's units when the normalisation is one global scale).
+(the ratio to the held-out distances is that of the data's units when the normalisation is one global scale). With
+at most ``max_images`` training subjects the check is the evaluation's exactly; with more it compares with an evenly
+spaced subset of them (reading thousands of paper-scale images at every check would cost minutes), so a sample that
+reproduces a subject outside the subset is not caught there: the evaluation after training compares with all.
 """
 
 from __future__ import annotations
@@ -66,8 +69,10 @@ class MemorisationCheck:
         normalization: the training's statistics (the samples are in normalised units; the images are normalised).
         interval: iterations between checks (0: only at the end).
         n: samples per check, from fixed codes (``seed``), so checks differ only by the training.
-        max_images: at most this many training and this many held-out images (evenly spaced), read from disk at each
-            check one at a time (memory: the ``n`` samples and one image).
+        max_images: at most this many training and this many held-out images (evenly spaced). Training images are read
+            from disk at each check, one at a time (memory: the ``n`` samples and one image); the held-out images once,
+            at the first check, and held while they are compared (up to ``max_images`` images: 3.7 GB at 32 paper-scale
+            images).
         bn: BatchNorm while sampling, as :func:`monai_fodgan.inference.sample_images` (default: standing statistics,
             as the bundle's inference samples).
         lmax: the training's lmax (images are truncated to it, as the training data are).
@@ -91,6 +96,7 @@ class MemorisationCheck:
         self.held: list[dict] | None = None
         self.held_out: torch.Tensor | None = None  # nearest-training distances of the held-out subjects (fixed)
         self.last: dict | None = None
+        self.off = False  # set when a check failed (an unreadable held-out file): training goes on without it
 
     def load_subjects(self) -> None:
         """Read the training and held-out entries of the datalist (at most ``max_images`` of each).
@@ -100,12 +106,15 @@ class MemorisationCheck:
             ValueError: no training or no held-out entries.
         """
         from monai_fodgan.data.datalist import load_datalist
+        from monai_fodgan.data.stream import check_datalist
 
         self.training = _spaced(load_datalist(self.datalist_file, self.training_key), self.max_images)
         self.held = _spaced(load_datalist(self.datalist_file, self.held_out_key), self.max_images)
         if not self.training or not self.held:
             raise ValueError(f"{self.datalist_file} has no {self.held_out_key if self.training else self.training_key!r} "
                              "subjects to compare with")
+        # headers only: a bad held-out file (training checks only its own) is named now, not at the first check
+        check_datalist(self.held, lmax=self.lmax, source=f"{self.datalist_file} ({self.held_out_key})")
 
     def attach(self, engine: Engine) -> None:
         dist = torch.distributed
@@ -113,7 +122,7 @@ class MemorisationCheck:
             return
         try:
             self.load_subjects()
-        except ValueError as err:  # FODValidationError is a ValueError
+        except (OSError, ValueError) as err:  # FODValidationError is a ValueError
             logger.info("memorisation check off: %s", err)
             return
         if self.interval:
@@ -129,9 +138,9 @@ class MemorisationCheck:
             yield self.normalization.normalize(image, channel_dim=0) if self.normalization is not None else image
 
     @torch.no_grad()
-    def check(self, device: str | torch.device = "cpu") -> dict:
+    def check(self, device: str | torch.device | None = None) -> dict:
         """One check now (also outside training, e.g. of a saved model): the record written to ``file``, without
-        ``iteration``."""
+        ``iteration``. ``device``: where to sample (None: the generator's)."""
         # imported here: the inference package imports the engines
         from monai_fodgan.inference.sampling import sample_images
 
@@ -139,7 +148,11 @@ class MemorisationCheck:
         if self.training is None or self.held is None:
             self.load_subjects()
         if self.held_out is None:
-            held = torch.stack(list(self._images(self.held)))
+            held = None
+            for k, image in enumerate(self._images(self.held)):
+                if held is None:
+                    held = torch.empty((len(self.held), *image.shape), dtype=image.dtype)
+                held[k] = image
             self.held_out = nearest_distances(held, self._images(self.training))
             del held
         net = getattr(self.generator, "module", self.generator)
@@ -152,9 +165,14 @@ class MemorisationCheck:
                 "threshold": threshold, "training_images": len(self.training), "held_out_images": len(self.held)}
 
     def __call__(self, engine: Engine) -> None:
-        if self.last is not None and self.last["iteration"] == engine.state.iteration:
-            return  # COMPLETED right after a check of the same iteration
-        record = {"iteration": engine.state.iteration, **self.check(engine.state.device)}
+        if self.off or (self.last is not None and self.last["iteration"] == engine.state.iteration):
+            return  # off after a failure, or COMPLETED right after a check of the same iteration
+        try:
+            record = {"iteration": engine.state.iteration, **self.check(getattr(engine.state, "device", None))}
+        except (OSError, ValueError, RuntimeError) as err:  # a report must not end the training it reports on
+            self.off = True
+            logger.warning("memorisation check off from iteration %d: %s", engine.state.iteration, err)
+            return
         self.last = record
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.file, "a") as f:

@@ -73,3 +73,30 @@ def test_rejects_settings_that_cannot_check(tiny_fod_dataset: Path, tmp_path: Pa
     check = MemorisationCheck(bank, tmp_path / "no_validation.json", None, tmp_path / "m.jsonl")
     with pytest.raises(ValueError, match="no_validation.json has no 'validation' subjects"):
         check.check()
+
+
+def test_a_held_out_file_that_breaks_during_training_turns_the_check_off_not_the_training(
+        tiny_fod_dataset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    from ignite.engine import Engine
+
+    from monai_fodgan.validation import FODValidationError
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(tiny_fod_dataset, dataset)
+    bank = ImageBank(_normalised(dataset, "training"))
+    # a missing held-out file is named before training starts (training itself checks only its own files)
+    moved = dataset / "fod" / "sub-0008.nii.gz"
+    moved.rename(tmp_path / "away.nii.gz")
+    with pytest.raises(FODValidationError, match="sub-0008.nii.gz: no such file"):
+        MemorisationCheck(bank, dataset / "datalist.json", dataset / "sh_stats.json", tmp_path / "m.jsonl").load_subjects()
+    (tmp_path / "away.nii.gz").rename(moved)
+    # one that breaks after the start: a warning, no record, and the run completes
+    engine = Engine(lambda e, batch: None)
+    check = MemorisationCheck(bank, dataset / "datalist.json", dataset / "sh_stats.json", tmp_path / "m.jsonl", interval=2, n=2)
+    check.attach(engine)
+    moved.write_bytes(b"not a NIfTI image")
+    engine.run(range(4), max_epochs=1)
+    assert engine.state.iteration == 4 and check.off and not (tmp_path / "m.jsonl").exists()
+    assert any("memorisation check off from iteration 2" in r.getMessage() for r in caplog.records)
