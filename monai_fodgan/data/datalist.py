@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from monai.data import load_decathlon_datalist
 
 from monai_fodgan.validation import FODValidationError
 
-__all__ = ["load_datalist"]
+__all__ = ["evenly_spaced", "load_datalist"]
 
 
 def load_datalist(path: str | Path, key: str = "training", base_dir: str | Path | None = None) -> list[dict]:
@@ -46,3 +47,10 @@ def load_datalist(path: str | Path, key: str = "training", base_dir: str | Path 
         if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
             raise FODValidationError(f"{path}: entry {i} of {key!r} has no 'image' path: {entry!r}.")
     return load_decathlon_datalist(str(path), False, key, None if base_dir is None else str(base_dir))
+
+
+def evenly_spaced(items: list, count: int) -> list:
+    """At most ``count`` entries of ``items``, evenly spaced from the first to the last (all when there are fewer):
+    the subset of a cohort that statistics or checks read when reading every image would cost too much."""
+    picks = np.unique(np.linspace(0, len(items) - 1, min(len(items), count)).round().astype(int))
+    return [items[int(i)] for i in picks]

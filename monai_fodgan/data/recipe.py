@@ -78,16 +78,16 @@ def recipe_normalization(normalization_file: str | Path, mode: str, quantile: fl
     if datalist_file is None:
         raise ValueError(f"{path} does not hold {mode} statistics at quantile {quantile}, and no datalist was given "
                          "to compute them from.")
-    from monai_fodgan.data.datalist import load_datalist
+    from monai_fodgan.data.datalist import evenly_spaced, load_datalist
     from monai_fodgan.data.stream import check_datalist
 
     items = load_datalist(datalist_file, "training")
     # the same header checks as the training data's, so a bad file is named before statistics are computed from it
     check_datalist(items, lmax=lmax, source=f"{datalist_file} (training)")
-    pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), max_images)).round().astype(int))
+    picked = evenly_spaced(items, max_images)
     logger.info("normalisation: %s statistics at quantile %g from %d training images of %s (%s holds other statistics)",
-                mode, quantile, len(pick), datalist_file, path)
-    return SHNormalization.from_images((_load_image(items[i]["image"], lmax) for i in pick), quantile=quantile, mode=mode)
+                mode, quantile, len(picked), datalist_file, path)
+    return SHNormalization.from_images((_load_image(item["image"], lmax) for item in picked), quantile=quantile, mode=mode)
 
 
 def _load_image(path: str | Path, lmax: int):

@@ -47,12 +47,6 @@ def nearest_distances(queries: torch.Tensor, images: Iterable[torch.Tensor]) -> 
     return best
 
 
-def _spaced(items: Sequence[dict], count: int) -> list[dict]:
-    """At most ``count`` evenly spaced entries (all when there are fewer)."""
-    picks = np.unique(np.linspace(0, len(items) - 1, min(len(items), count)).round().astype(int)) if items else []
-    return [items[int(i)] for i in picks]
-
-
 class MemorisationCheck:
     """Every ``interval`` iterations (and at the end), sample ``n`` subjects and flag those closer to a training
     subject than every held-out subject is; a line per check in ``file`` (JSON) and in the log.
@@ -105,11 +99,11 @@ class MemorisationCheck:
             FODValidationError: the datalist cannot be read, or lacks a key.
             ValueError: no training or no held-out entries.
         """
-        from monai_fodgan.data.datalist import load_datalist
+        from monai_fodgan.data.datalist import evenly_spaced, load_datalist
         from monai_fodgan.data.stream import check_datalist
 
-        self.training = _spaced(load_datalist(self.datalist_file, self.training_key), self.max_images)
-        self.held = _spaced(load_datalist(self.datalist_file, self.held_out_key), self.max_images)
+        self.training = evenly_spaced(load_datalist(self.datalist_file, self.training_key), self.max_images)
+        self.held = evenly_spaced(load_datalist(self.datalist_file, self.held_out_key), self.max_images)
         if not self.training or not self.held:
             raise ValueError(f"{self.datalist_file} has no {self.held_out_key if self.training else self.training_key!r} "
                              "subjects to compare with")
@@ -141,6 +135,8 @@ class MemorisationCheck:
     def check(self, device: str | torch.device | None = None) -> dict:
         """One check now (also outside training, e.g. of a saved model): the record written to ``file``, without
         ``iteration``. ``device``: where to sample (None: the generator's)."""
+        from monai_fodgan.evaluation.generative import memorisation_flags
+
         # imported here: the inference package imports the engines
         from monai_fodgan.inference.sampling import sample_images
 
@@ -157,11 +153,10 @@ class MemorisationCheck:
             del held
         net = getattr(self.generator, "module", self.generator)
         samples = sample_images(net, self.n, seed=self.seed, bn=self.bn, device=device).float().cpu()
-        nearest = nearest_distances(samples, self._images(self.training))
-        threshold = float(self.held_out.min())
-        return {"flagged": int((nearest < threshold).sum()), "samples": self.n,
-                "ratio_of_medians": float(np.median(nearest.numpy()) / np.median(self.held_out.numpy())),
-                "sample_distance": float(np.median(nearest.numpy())), "held_out_distance": float(np.median(self.held_out.numpy())),
+        nearest = nearest_distances(samples, self._images(self.training)).numpy()
+        copies, threshold, ratio = memorisation_flags(nearest, self.held_out.numpy())  # the evaluation's rule
+        return {"flagged": int(copies.sum()), "samples": self.n, "ratio_of_medians": ratio,
+                "sample_distance": float(np.median(nearest)), "held_out_distance": float(np.median(self.held_out.numpy())),
                 "threshold": threshold, "training_images": len(self.training), "held_out_images": len(self.held)}
 
     def __call__(self, engine: Engine) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from monai_fodgan.evaluation.atlas import aal_names
 from monai_fodgan.evaluation.connectome import normalise_connectome
 from monai_fodgan.evaluation.fod_statistics import pooled_parcel_stats, relative_difference
-from monai_fodgan.evaluation.generative import frechet_distance, mmd_test, nearest_neighbours
+from monai_fodgan.evaluation.generative import frechet_distance, memorisation_flags, mmd_test, nearest_neighbours
 from monai_fodgan.evaluation.network import global_efficiency, mann_whitney, mantel_test
 from monai_fodgan.evaluation.tracts import pairwise_dice
 
@@ -195,14 +195,13 @@ def memorisation_section(d2_syn_train: np.ndarray, d2_ref_train: np.ndarray, syn
     """Nearest training subject of every synthetic and every reference subject (Euclidean distances)."""
     syn_idx, syn_d = nearest_neighbours(d2_syn_train)
     ref_idx, ref_d = nearest_neighbours(d2_ref_train) if len(ref_names) else (np.zeros(0, int), np.zeros(0))
-    threshold = float(ref_d.min()) if ref_d.size else float("nan")
-    flagged = [syn_names[i] for i in range(len(syn_names)) if ref_d.size and syn_d[i] < threshold]
+    copies, _, ratio = memorisation_flags(syn_d, ref_d)
     return {
         "synthetic": {n: {"nearest_training": train_names[i], "distance": float(d)} for n, i, d in zip(syn_names, syn_idx, syn_d)},
         "reference": {n: {"nearest_training": train_names[i], "distance": float(d)} for n, i, d in zip(ref_names, ref_idx, ref_d)},
         "synthetic_distance": summary(syn_d), "reference_distance": summary(ref_d),
-        "ratio_of_medians": float(np.median(syn_d) / np.median(ref_d)) if ref_d.size else float("nan"),
-        "flagged": flagged, "flag_rule": "closer to a training subject than every held-out reference subject is",
+        "ratio_of_medians": ratio,
+        "flagged": [n for n, copy in zip(syn_names, copies) if copy], "flag_rule": "closer to a training subject than every held-out reference subject is",
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "ms_ssim_settings", "pairwise_ms_ssim", "mmd_test", "nearest_neighbours", "frechet_distance",
+    "ms_ssim_settings", "pairwise_ms_ssim", "mmd_test", "nearest_neighbours", "memorisation_flags", "frechet_distance",
 ]
 
 _WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
@@ -105,6 +105,18 @@ def nearest_neighbours(sq_distances: np.ndarray) -> tuple[np.ndarray, np.ndarray
     d2 = np.asarray(sq_distances, dtype=np.float64)
     idx = d2.argmin(axis=1)
     return idx, np.sqrt(d2[np.arange(len(idx)), idx])
+
+
+def memorisation_flags(synthetic: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The memorisation rule on nearest-training distances of synthetic and held-out (reference) subjects: (which
+    synthetic subjects are flagged, i.e. closer than every held-out subject is; that threshold, the held-out
+    subjects' smallest distance; the ratio of the medians, synthetic / held-out). No held-out subjects: none
+    flagged, NaN threshold and ratio."""
+    syn, ref = np.asarray(synthetic, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if ref.size == 0:
+        return np.zeros(syn.shape, dtype=bool), float("nan"), float("nan")
+    threshold = float(ref.min())
+    return syn < threshold, threshold, float(np.median(syn) / np.median(ref))
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_fodgan.evaluation.generative import frechet_distance, mmd_test, ms_ssim_settings, nearest_neighbours, pairwise_ms_ssim
+from monai_fodgan.evaluation.generative import (frechet_distance, memorisation_flags, mmd_test, ms_ssim_settings, nearest_neighbours,
+                                               pairwise_ms_ssim)
 
 
 @pytest.mark.parametrize("shape, kernel, scales", [((128, 128, 64), 5, 4), ((32, 32, 16), 3, 3), ((16, 16, 8), 3, 2)])
@@ -36,6 +37,15 @@ def test_mmd_same_distribution_and_shifted() -> None:
     shifted = mmd_test(_pooled_sq_distances(rng.normal(size=(30, 5)), rng.normal(2.0, 1.0, size=(30, 5))), 30, permutations=200)
     assert same["p"] > 0.05 and abs(same["mmd2"]) < 0.05
     assert shifted["p"] <= 0.01 and shifted["mmd2"] > 0.2
+
+
+def test_memorisation_flags_only_samples_closer_than_every_held_out_subject() -> None:
+    # held-out nearest-training distances 2, 3, 4: threshold 2 (strictly closer is flagged), medians 2.5 / 3
+    copies, threshold, ratio = memorisation_flags([0.0, 2.0, 2.5, 1.9], [4.0, 2.0, 3.0])
+    np.testing.assert_array_equal(copies, [True, False, False, True])
+    assert threshold == 2.0 and ratio == pytest.approx(1.95 / 3.0)
+    copies, threshold, ratio = memorisation_flags([0.0, 1.0], [])
+    assert not copies.any() and np.isnan(threshold) and np.isnan(ratio)
 
 
 def test_nearest_neighbours_and_frechet() -> None:
